@@ -1,0 +1,57 @@
+//! Application state (pools, family store, keys, clock, configuration) and the router serving it.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::crypto::keys::KeySet;
+use crate::crypto::password::PasswordHasher;
+use crate::store::families::{Families, Lifetimes};
+use crate::store::{self, Db};
+
+pub use crate::http::router;
+
+/// Everything a request needs, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub families: Families,
+    pub keys: KeySet,
+    pub clock: Clock,
+    pub passwords: PasswordHasher,
+}
+
+impl AppState {
+    /// Connects, migrates and loads (or generates) the keys.
+    pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
+        let db = store::connect(&config.database_url).await?;
+        store::migrate(&db, &config.database_url).await?;
+        let keys = KeySet::load_or_generate(&config.keys_dir)
+            .with_context(|| format!("loading keys from {}", config.keys_dir.display()))?;
+        Self::from_parts(config, db, keys, clock)
+    }
+
+    /// Assembles state from parts already made (tests share one generated key this way).
+    pub fn from_parts(config: Config, db: Db, keys: KeySet, clock: Clock) -> anyhow::Result<Self> {
+        let passwords = PasswordHasher::new(config.password_concurrency)?;
+        Ok(Self {
+            families: Families::for_database(db.clone()),
+            config: Arc::new(config),
+            db,
+            keys,
+            clock,
+            passwords,
+        })
+    }
+
+    /// Refresh-token lifetimes in seconds.
+    pub fn lifetimes(&self) -> Lifetimes {
+        Lifetimes {
+            idle: crate::clock::seconds(self.config.refresh_idle_ttl),
+            leeway: crate::clock::seconds(self.config.refresh_reuse_leeway),
+        }
+    }
+}

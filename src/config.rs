@@ -1,0 +1,178 @@
+//! Configuration: built-in defaults, overridden by `keyward.toml`, overridden by `KEYWARD_*` variables.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Everything keyward reads at start. Durations are humantime strings (`15m`, `14d`).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// The issuer URL, exactly as it appears in `iss` and in discovery.
+    pub issuer: String,
+    /// Listen address.
+    pub bind: String,
+    /// `sqlite://…` (the file and its folder are created) or `postgres://…`.
+    pub database_url: String,
+    /// Folder of the RS256 private keys.
+    pub keys_dir: PathBuf,
+    /// `aud` of access tokens; the issuer when unset.
+    pub audience: Option<String>,
+    #[serde(with = "humantime_serde")]
+    pub access_token_ttl: Duration,
+    /// A refresh token unused for this long dies.
+    #[serde(with = "humantime_serde")]
+    pub refresh_idle_ttl: Duration,
+    /// A session ends this long after sign-in, however it is used.
+    #[serde(with = "humantime_serde")]
+    pub refresh_absolute_ttl: Duration,
+    /// How long after a rotation the previous refresh token may be presented again without revoking.
+    #[serde(with = "humantime_serde")]
+    pub refresh_reuse_leeway: Duration,
+    /// Consecutive failed password logins (per account, and per client address) before a lockout.
+    pub login_max_failures: u32,
+    /// The first lockout; each further failure doubles it.
+    #[serde(with = "humantime_serde")]
+    pub login_lockout: Duration,
+    /// The longest lockout.
+    #[serde(with = "humantime_serde")]
+    pub login_lockout_max: Duration,
+    /// Argon2id computations allowed at once; 0 means one per CPU.
+    pub password_concurrency: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            issuer: "http://localhost:8080".into(),
+            bind: "127.0.0.1:8080".into(),
+            database_url: "sqlite://data/keyward.db".into(),
+            keys_dir: "keys".into(),
+            audience: None,
+            access_token_ttl: Duration::from_secs(15 * 60),
+            refresh_idle_ttl: Duration::from_secs(14 * 24 * 3600),
+            refresh_absolute_ttl: Duration::from_secs(90 * 24 * 3600),
+            refresh_reuse_leeway: Duration::ZERO,
+            login_max_failures: 5,
+            login_lockout: Duration::from_secs(30),
+            login_lockout_max: Duration::from_secs(15 * 60),
+            password_concurrency: 0,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `file` (if it exists) and the `KEYWARD_*` environment over the defaults.
+    pub fn load(file: &Path) -> anyhow::Result<Self> {
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("KEYWARD_").ignore(&["config"]))
+            .extract()?;
+        config.validated()
+    }
+
+    fn validated(mut self) -> anyhow::Result<Self> {
+        // `iss` must equal the discovery `issuer` byte for byte (OIDC Discovery §4.3), so one
+        // canonical form: no trailing slash.
+        while self.issuer.ends_with('/') {
+            self.issuer.pop();
+        }
+        anyhow::ensure!(
+            self.issuer.starts_with("https://") || self.issuer.starts_with("http://"),
+            "KEYWARD_ISSUER must be an http(s) URL, got {:?}",
+            self.issuer
+        );
+        anyhow::ensure!(
+            !self.access_token_ttl.is_zero(),
+            "KEYWARD_ACCESS_TOKEN_TTL must be positive"
+        );
+        anyhow::ensure!(
+            self.refresh_idle_ttl <= self.refresh_absolute_ttl,
+            "KEYWARD_REFRESH_IDLE_TTL must not exceed KEYWARD_REFRESH_ABSOLUTE_TTL"
+        );
+        Ok(self)
+    }
+
+    /// The `aud` of access tokens.
+    pub fn access_token_audience(&self) -> &str {
+        self.audience.as_deref().unwrap_or(&self.issuer)
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("issuer", &self.issuer)
+            .field("bind", &self.bind)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("keys_dir", &self.keys_dir)
+            .field("audience", &self.audience)
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("refresh_idle_ttl", &self.refresh_idle_ttl)
+            .field("refresh_absolute_ttl", &self.refresh_absolute_ttl)
+            .field("refresh_reuse_leeway", &self.refresh_reuse_leeway)
+            .field("login_max_failures", &self.login_max_failures)
+            .field("login_lockout", &self.login_lockout)
+            .field("login_lockout_max", &self.login_lockout_max)
+            .field("password_concurrency", &self.password_concurrency)
+            .finish()
+    }
+}
+
+/// A URL with any password replaced, safe to log.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:<redacted>@{host}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_a_database_password() {
+        let config = Config {
+            database_url: "postgres://app:hunter2@db/keyward".into(),
+            ..Config::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("postgres://app:<redacted>@db/keyward"));
+    }
+
+    #[test]
+    fn issuer_loses_its_trailing_slash() {
+        let config = Config {
+            issuer: "https://id.example.com/".into(),
+            ..Config::default()
+        }
+        .validated()
+        .unwrap();
+        assert_eq!(config.issuer, "https://id.example.com");
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the closure's error type
+    fn environment_overrides_defaults_with_humantime_durations() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("KEYWARD_ACCESS_TOKEN_TTL", "5m");
+            jail.set_env("KEYWARD_LOGIN_MAX_FAILURES", "3");
+            let config = Config::load(Path::new("absent.toml")).unwrap();
+            assert_eq!(config.access_token_ttl, Duration::from_secs(300));
+            assert_eq!(config.login_max_failures, 3);
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,85 @@
+//! `serve --dev`: a demo client and user, their credentials in `keyward-dev.env`, and curl
+//! commands that work as printed.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use keyward::app::AppState;
+use keyward::crypto::password::Password;
+use keyward::crypto::token::PlainToken;
+use keyward::oauth::client::{self, ClientSpec};
+use keyward::store::{self, users};
+
+const CLIENT_ID: &str = "demo";
+const USER_EMAIL: &str = "demo@example.com";
+/// Where the demo credentials are written (mode 0600) for `source`-ing in a shell.
+pub const ENV_FILE: &str = "keyward-dev.env";
+
+/// Ensures the demo client and user exist and that `keyward-dev.env` holds working credentials.
+/// Secrets are stored only as hashes, so when the file is gone they are replaced, not recovered.
+pub async fn prepare(app: &AppState) -> anyhow::Result<()> {
+    let now = app.clock.now();
+    let db = &app.db;
+    let env_file = Path::new(ENV_FILE);
+    let client = store::clients::find(db, CLIENT_ID).await?;
+    let user = users::find_by_email(db, USER_EMAIL).await?;
+    if client.is_some() && user.is_some() && env_file.exists() {
+        print_walkthrough(app);
+        return Ok(());
+    }
+    let secret = match client {
+        Some(_) => client::rotate_secret(db, CLIENT_ID, now).await?,
+        None => {
+            let spec = ClientSpec {
+                name: "Demo client".into(),
+                grant_types: vec!["password".into(), "client_credentials".into(), "refresh_token".into()],
+                scopes: vec!["openid".into(), "profile".into(), "email".into()],
+                redirect_uris: vec![],
+                public: false,
+            };
+            client::register_with_id(db, CLIENT_ID, spec, now).await?.1
+        }
+    };
+    let secret = secret.ok_or_else(|| anyhow::anyhow!("the demo client has no secret"))?;
+    let password = Password::new(PlainToken::generate().expose());
+    let hash = app.passwords.hash(password.clone()).await?;
+    match user {
+        Some(user) => {
+            users::set_password_hash(db, &user.id, &hash, now).await?;
+        }
+        None => {
+            let roles = ["user".to_owned()];
+            let new = users::NewUser { email: USER_EMAIL, password_hash: Some(hash), name: Some("Demo User"), roles: &roles };
+            users::create(db, new, now).await?;
+        }
+    }
+    let text = format!(
+        "KW_ISSUER={}\nKW_CLIENT_ID={CLIENT_ID}\nKW_CLIENT_SECRET={}\nKW_USER={USER_EMAIL}\nKW_PASSWORD={}\n",
+        app.config.issuer,
+        secret.expose(),
+        password.expose()
+    );
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(env_file)?;
+    file.write_all(text.as_bytes())?;
+    eprintln!("\nDemo credentials (also written to {ENV_FILE}, mode 0600):\n\n{text}");
+    print_walkthrough(app);
+    Ok(())
+}
+
+fn print_walkthrough(app: &AppState) {
+    eprintln!(
+        r#"
+keyward is running in development mode at {issuer}. In another shell:
+
+  source {ENV_FILE}
+  # client credentials
+  curl -s -u "$KW_CLIENT_ID:$KW_CLIENT_SECRET" -d grant_type=client_credentials "$KW_ISSUER/oauth/token"
+  # password grant (access, refresh and ID token)
+  curl -s -u "$KW_CLIENT_ID:$KW_CLIENT_SECRET" -d grant_type=password \
+       --data-urlencode "username=$KW_USER" --data-urlencode "password=$KW_PASSWORD" \
+       -d "scope=openid email profile" "$KW_ISSUER/oauth/token"
+"#,
+        issuer = app.config.issuer
+    );
+}

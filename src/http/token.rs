@@ -1,0 +1,53 @@
+//! RFC 6749 §3.2: the token endpoint.
+
+use axum::Json;
+use axum::extract::State;
+
+use crate::app::AppState;
+use crate::http::extract::{Authorization, ClientAddr, OAuthForm};
+use crate::oauth::client::{self, ClientCredentials};
+use crate::oauth::grant;
+use crate::oauth::params::Params;
+use crate::oauth::request::Grant;
+use crate::oauth::tokens::TokenResponse;
+use crate::oauth::OAuthError;
+use crate::store::clients::Client;
+
+/// Exchanges a grant for tokens.
+pub async fn issue_token(
+    State(app): State<AppState>,
+    ClientAddr(address): ClientAddr,
+    authorization: Authorization,
+    OAuthForm(params): OAuthForm,
+) -> Result<Json<TokenResponse>, OAuthError> {
+    let client = authenticated_client(&app, authorization, &params).await?;
+    let grant = Grant::from_params(&params)?;
+    if !client.allows_grant(grant.grant_type()) {
+        return Err(OAuthError::UnauthorizedClient(
+            format!("the client is not registered for the {} grant", grant.grant_type()).into(),
+        ));
+    }
+    let response = match grant {
+        Grant::Password { username, password, scope } => {
+            grant::password::exchange(&app, &client, address, &username, password, scope).await?
+        }
+        Grant::ClientCredentials { scope } => grant::client_credentials::exchange(&app, &client, scope)?,
+        Grant::RefreshToken { refresh_token, scope } => {
+            grant::refresh_token::exchange(&app, &client, refresh_token, scope).await?
+        }
+    };
+    Ok(Json(response))
+}
+
+/// Reads and checks the client's credentials (RFC 6749 §2.3), shared by every OAuth endpoint.
+pub(crate) async fn authenticated_client(
+    app: &AppState,
+    Authorization(header): Authorization,
+    params: &Params,
+) -> Result<Client, OAuthError> {
+    let header = header
+        .transpose()
+        .map_err(|()| OAuthError::InvalidClient("malformed Authorization header".into()))?;
+    let credentials = ClientCredentials::from_request(header.as_deref(), params)?;
+    client::authenticate(&app.db, credentials).await
+}

@@ -1,0 +1,17 @@
+//! keyward: an OAuth 2.0 / OpenID Connect authorization server.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+/// Application state and the router that serves it.
+pub mod app;
+/// The one place that reads the system time.
+pub mod clock;
+/// Configuration: defaults < keyward.toml < KEYWARD_* environment.
+pub mod config;
+/// Signing keys, JWTs, password hashing and opaque tokens.
+pub mod crypto;
+/// Axum handlers and extractors.
+pub mod http;
+/// Protocol rules of OAuth 2.0 and OpenID Connect, free of HTTP types.
+pub mod oauth;
+/// SQL storage and the refresh-family store.
+pub mod store;

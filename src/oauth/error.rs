@@ -1,0 +1,110 @@
+//! Protocol errors: the token-endpoint error of RFC 6749 §5.2 and the bearer error of RFC 6750 §3.1.
+
+use std::borrow::Cow;
+
+type Text = Cow<'static, str>;
+
+/// An error of the token, revocation or introspection endpoint, named with its RFC code.
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthError {
+    #[error("invalid_request: {0}")]
+    InvalidRequest(Text),
+    #[error("invalid_client: {0}")]
+    InvalidClient(Text),
+    #[error("invalid_grant: {0}")]
+    InvalidGrant(Text),
+    #[error("unauthorized_client: {0}")]
+    UnauthorizedClient(Text),
+    #[error("unsupported_grant_type: {0}")]
+    UnsupportedGrantType(Text),
+    #[error("invalid_scope: {0}")]
+    InvalidScope(Text),
+    /// Too many failed password logins: answered 429 with `Retry-After`.
+    #[error("too many failed sign-in attempts")]
+    TooManyAttempts { retry_after: u64 },
+    /// The body exceeded the limit: `invalid_request` with status 413.
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// A fault of ours; logged with its chain, shown only as `server_error`.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for OAuthError {
+    fn from(err: sqlx::Error) -> Self {
+        OAuthError::Internal(err.into())
+    }
+}
+
+impl OAuthError {
+    pub fn invalid_request(text: impl Into<Text>) -> Self {
+        OAuthError::InvalidRequest(text.into())
+    }
+
+    pub fn invalid_grant(text: impl Into<Text>) -> Self {
+        OAuthError::InvalidGrant(text.into())
+    }
+
+    /// The `error` code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            OAuthError::InvalidRequest(_) | OAuthError::PayloadTooLarge => "invalid_request",
+            OAuthError::InvalidClient(_) => "invalid_client",
+            OAuthError::InvalidGrant(_) | OAuthError::TooManyAttempts { .. } => "invalid_grant",
+            OAuthError::UnauthorizedClient(_) => "unauthorized_client",
+            OAuthError::UnsupportedGrantType(_) => "unsupported_grant_type",
+            OAuthError::InvalidScope(_) => "invalid_scope",
+            OAuthError::Internal(_) => "server_error",
+        }
+    }
+
+    /// The HTTP status: 400 by §5.2, 401 for `invalid_client`.
+    pub fn status(&self) -> u16 {
+        match self {
+            OAuthError::InvalidClient(_) => 401,
+            OAuthError::TooManyAttempts { .. } => 429,
+            OAuthError::PayloadTooLarge => 413,
+            OAuthError::Internal(_) => 500,
+            _ => 400,
+        }
+    }
+
+    /// The `error_description`: human-readable, never a secret, never an internal detail.
+    pub fn description(&self) -> Cow<'_, str> {
+        match self {
+            OAuthError::InvalidRequest(t)
+            | OAuthError::InvalidClient(t)
+            | OAuthError::InvalidGrant(t)
+            | OAuthError::UnauthorizedClient(t)
+            | OAuthError::UnsupportedGrantType(t)
+            | OAuthError::InvalidScope(t) => Cow::Borrowed(t),
+            OAuthError::TooManyAttempts { retry_after } => {
+                Cow::Owned(format!("too many failed sign-in attempts; retry in {retry_after} seconds"))
+            }
+            OAuthError::PayloadTooLarge => Cow::Borrowed("request body too large"),
+            OAuthError::Internal(_) => Cow::Borrowed("the server could not complete the request"),
+        }
+    }
+}
+
+/// An error of a resource endpoint that takes a bearer token (RFC 6750 §3.1).
+#[derive(Debug, thiserror::Error)]
+pub enum BearerError {
+    /// No token was sent: 401 with a bare `Bearer` challenge and no error code (§3.1).
+    #[error("no access token")]
+    Missing,
+    #[error("invalid_request: {0}")]
+    InvalidRequest(Text),
+    #[error("invalid_token: {0}")]
+    InvalidToken(Text),
+    #[error("insufficient_scope: requires {0}")]
+    InsufficientScope(&'static str),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for BearerError {
+    fn from(err: sqlx::Error) -> Self {
+        BearerError::Internal(err.into())
+    }
+}

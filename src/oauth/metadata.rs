@@ -1,0 +1,46 @@
+//! Authorization-server metadata: OIDC Discovery 1.0 §3 and RFC 8414 §2, one document for both.
+
+use serde_json::{Value, json};
+
+use crate::oauth::request::GRANT_TYPES;
+
+/// Endpoint paths below the issuer.
+pub const TOKEN_PATH: &str = "/oauth/token";
+pub const REVOCATION_PATH: &str = "/oauth/revoke";
+pub const INTROSPECTION_PATH: &str = "/oauth/introspect";
+pub const AUTHORIZATION_PATH: &str = "/oauth/authorize";
+pub const USERINFO_PATH: &str = "/userinfo";
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+
+/// Scopes keyward knows; clients may be registered for others (API scopes) as well.
+pub const SCOPES: [&str; 3] = ["openid", "profile", "email"];
+
+/// The metadata document for `issuer` (no trailing slash).
+pub fn document(issuer: &str) -> Value {
+    let url = |path: &str| format!("{issuer}{path}");
+    json!({
+        "issuer": issuer,
+        "authorization_endpoint": url(AUTHORIZATION_PATH),
+        "token_endpoint": url(TOKEN_PATH),
+        "userinfo_endpoint": url(USERINFO_PATH),
+        "jwks_uri": url(JWKS_PATH),
+        "revocation_endpoint": url(REVOCATION_PATH),
+        "introspection_endpoint": url(INTROSPECTION_PATH),
+        "scopes_supported": SCOPES,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": GRANT_TYPES,
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "claims_supported": [
+            "iss", "sub", "aud", "exp", "iat", "auth_time", "sid", "azp", "at_hash",
+            "email", "email_verified", "name"
+        ],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+    })
+}

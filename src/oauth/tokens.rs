@@ -1,0 +1,160 @@
+//! Minting tokens: RFC 9068 JWT access tokens, OIDC ID tokens, and the RFC 6749 §5.1 response.
+
+use serde::{Deserialize, Serialize};
+
+use crate::app::AppState;
+use crate::clock::seconds;
+use crate::crypto::jwt::{self, ACCESS_TOKEN_TYP, ID_TOKEN_TYP};
+use crate::crypto::token::PlainToken;
+use crate::oauth::OAuthError;
+use crate::oauth::scope::Scope;
+use crate::store::clients::Client;
+use crate::store::families::Family;
+use crate::store::users::User;
+
+/// The claims of a JWT access token (RFC 9068 §2.2).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub client_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub scope: String,
+    /// The session (refresh family) of a user token; absent for client tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
+}
+
+impl AccessClaims {
+    /// The granted scope.
+    pub fn scope(&self) -> Scope {
+        Scope::parse(&self.scope).unwrap_or_default()
+    }
+}
+
+/// The claims of an ID token (OIDC Core §2).
+#[derive(Serialize)]
+struct IdClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    azp: &'a str,
+    exp: i64,
+    iat: i64,
+    auth_time: i64,
+    sid: &'a str,
+    at_hash: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email_verified: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+}
+
+/// The successful token response (RFC 6749 §5.1). Deliberately not `Debug`: it holds tokens.
+#[derive(Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+/// Tokens for a client acting on its own behalf: `sub` is the client id (RFC 9068 §2.2), which
+/// can never equal a user id, and no refresh token (RFC 6749 §4.4.3).
+pub fn for_client(app: &AppState, client: &Client, scope: &Scope) -> Result<TokenResponse, OAuthError> {
+    let now = app.clock.now();
+    let ttl = seconds(app.config.access_token_ttl);
+    let claims = AccessClaims {
+        iss: app.config.issuer.clone(),
+        sub: client.id.clone(),
+        aud: app.config.access_token_audience().to_owned(),
+        exp: now + ttl,
+        iat: now,
+        jti: uuid::Uuid::new_v4().to_string(),
+        client_id: client.id.clone(),
+        scope: scope.to_string(),
+        sid: None,
+        auth_time: None,
+        roles: None,
+    };
+    let access_token = jwt::sign(app.keys.signing(), ACCESS_TOKEN_TYP, &claims)?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ttl,
+        refresh_token: None,
+        id_token: None,
+        scope: (!scope.is_empty()).then(|| scope.to_string()),
+    })
+}
+
+/// Tokens for a user in a session: an access token carrying `sid`, the refresh token if one was
+/// issued, and an ID token when the scope holds `openid`.
+pub fn for_user(
+    app: &AppState,
+    client: &Client,
+    user: &User,
+    session: &Family,
+    scope: &Scope,
+    refresh_token: Option<PlainToken>,
+) -> Result<TokenResponse, OAuthError> {
+    let now = app.clock.now();
+    let ttl = seconds(app.config.access_token_ttl);
+    let claims = AccessClaims {
+        iss: app.config.issuer.clone(),
+        sub: user.id.clone(),
+        aud: app.config.access_token_audience().to_owned(),
+        exp: now + ttl,
+        iat: now,
+        jti: uuid::Uuid::new_v4().to_string(),
+        client_id: client.id.clone(),
+        scope: scope.to_string(),
+        sid: Some(session.id.clone()),
+        auth_time: Some(session.auth_time),
+        roles: Some(user.roles.clone()),
+    };
+    let access_token = jwt::sign(app.keys.signing(), ACCESS_TOKEN_TYP, &claims)?;
+    let id_token = if scope.contains("openid") {
+        let email = scope.contains("email");
+        let id = IdClaims {
+            iss: &app.config.issuer,
+            sub: &user.id,
+            aud: &client.id,
+            azp: &client.id,
+            exp: now + ttl,
+            iat: now,
+            auth_time: session.auth_time,
+            sid: &session.id,
+            at_hash: jwt::at_hash(&access_token),
+            email: email.then_some(user.email.as_str()),
+            email_verified: email.then_some(user.email_verified),
+            name: if scope.contains("profile") { user.name.as_deref() } else { None },
+        };
+        Some(jwt::sign(app.keys.signing(), ID_TOKEN_TYP, &id)?)
+    } else {
+        None
+    };
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ttl,
+        refresh_token: refresh_token.map(|t| t.expose().to_owned()),
+        id_token,
+        scope: (!scope.is_empty()).then(|| scope.to_string()),
+    })
+}

@@ -1,0 +1,111 @@
+//! SQL storage through sqlx's `Any` driver (SQLite embedded, PostgreSQL in production), and the
+//! refresh-family store.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, ConnectOptions, Executor};
+
+/// Users and their roles.
+pub mod users;
+/// OAuth clients.
+pub mod clients;
+/// Failed-login counters for brute-force protection.
+pub mod throttle;
+/// Refresh families (sessions) and the access-token denylist: one trait, one backend per engine.
+pub mod families;
+
+/// A connection pool to whichever database the URL names. Every query is written in the SQL
+/// that SQLite and PostgreSQL share (`$n` placeholders, `returning`, `on conflict`).
+pub type Db = AnyPool;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Opens a pool; for SQLite, creates the data folder and the file if missing.
+pub async fn connect(url: &str) -> anyhow::Result<Db> {
+    sqlx::any::install_default_drivers();
+    let sqlite = is_sqlite(url);
+    if sqlite {
+        create_sqlite_parent(url)?;
+    }
+    let url = if sqlite && !url.contains("mode=") {
+        format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+    } else {
+        url.to_owned()
+    };
+    let options = AnyConnectOptions::from_str(&url)
+        .with_context(|| format!("parsing {}", crate::config::redact_url(&url)))?
+        .disable_statement_logging();
+    let pool = AnyPoolOptions::new()
+        .max_connections(if sqlite { 8 } else { 16 })
+        .acquire_timeout(Duration::from_secs(5))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if sqlite {
+                    // WAL lets readers proceed during a write; the busy timeout makes concurrent
+                    // writers queue instead of failing; foreign keys are off by default in SQLite.
+                    conn.execute("pragma journal_mode = wal").await?;
+                    conn.execute("pragma busy_timeout = 5000").await?;
+                    conn.execute("pragma foreign_keys = on").await?;
+                    conn.execute("pragma synchronous = normal").await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+        .with_context(|| format!("connecting to {}", crate::config::redact_url(&url)))?;
+    Ok(pool)
+}
+
+/// Applies the embedded migrations of the pool's engine.
+pub async fn migrate(db: &Db, url: &str) -> anyhow::Result<()> {
+    let migrator = if is_sqlite(url) { &SQLITE_MIGRATIONS } else { &POSTGRES_MIGRATIONS };
+    migrator.run(db).await.context("running migrations")?;
+    Ok(())
+}
+
+/// Whether the database answers a trivial query.
+pub async fn ping(db: &Db) -> bool {
+    sqlx::query("select 1").execute(db).await.is_ok()
+}
+
+fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:")
+}
+
+fn create_sqlite_parent(url: &str) -> anyhow::Result<()> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if path.is_empty() || path.starts_with(":memory:") {
+        return Ok(());
+    }
+    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    Ok(())
+}
+
+/// Whether an error is a unique-constraint violation (a duplicate email, client id, …).
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// Joins a list for a space-separated text column.
+pub(crate) fn join_words<S: AsRef<str>>(words: &[S]) -> String {
+    words.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(" ")
+}
+
+/// Splits a space-separated text column.
+pub(crate) fn split_words(text: &str) -> Vec<String> {
+    text.split_whitespace().map(str::to_owned).collect()
+}

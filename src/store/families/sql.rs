@@ -1,0 +1,269 @@
+//! Refresh families in SQL: rotation and reuse detection in one transaction, with the rotation
+//! itself a single compare-and-set `update`, so concurrent presentations of one token serialise
+//! on the row and exactly one wins.
+
+use sqlx::FromRow;
+
+use super::{Family, FamilyStore, Lifetimes, NewFamily, Presented, Rotation};
+use crate::clock::UnixTime;
+use crate::crypto::token::TokenHash;
+use crate::store::Db;
+
+/// Families in the application database.
+#[derive(Clone)]
+pub struct SqlFamilies {
+    db: Db,
+}
+
+impl SqlFamilies {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+/// The family columns, unqualified (as `returning` needs them)...
+macro_rules! columns {
+    () => {
+        "id, user_id, client_id, scope, auth_time, absolute_expires_at, rotated_at, generation, status"
+    };
+}
+/// ...and qualified, for joins.
+macro_rules! f_columns {
+    () => {
+        "f.id, f.user_id, f.client_id, f.scope, f.auth_time, f.absolute_expires_at, f.rotated_at, f.generation, f.status"
+    };
+}
+
+#[derive(FromRow)]
+struct FamilyRow {
+    id: String,
+    user_id: String,
+    client_id: String,
+    scope: String,
+    auth_time: i64,
+    absolute_expires_at: i64,
+    rotated_at: i64,
+    generation: i64,
+    status: String,
+}
+
+impl From<FamilyRow> for Family {
+    fn from(row: FamilyRow) -> Self {
+        Family {
+            id: row.id,
+            user_id: row.user_id,
+            client_id: row.client_id,
+            scope: row.scope,
+            auth_time: row.auth_time,
+            absolute_expires_at: row.absolute_expires_at,
+            rotated_at: row.rotated_at,
+            generation: row.generation,
+            active: row.status == "active",
+        }
+    }
+}
+
+#[derive(FromRow)]
+struct PresentedRow {
+    #[sqlx(flatten)]
+    family: FamilyRow,
+    current_hash: Option<String>,
+    previous_hash: Option<String>,
+}
+
+impl FamilyStore for SqlFamilies {
+    async fn create(&self, family: NewFamily<'_>, now: UnixTime) -> anyhow::Result<()> {
+        let mut tx = self.db.begin().await?;
+        sqlx::query(
+            "insert into families (id, user_id, client_id, scope, auth_time, created_at, absolute_expires_at,
+                                   current_hash, generation, rotated_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, 0, $6)",
+        )
+        .bind(family.id)
+        .bind(family.user_id)
+        .bind(family.client_id)
+        .bind(family.scope)
+        .bind(family.auth_time)
+        .bind(now)
+        .bind(family.absolute_expires_at)
+        .bind(family.refresh.map(TokenHash::as_str))
+        .execute(&mut *tx)
+        .await?;
+        if let Some(hash) = family.refresh {
+            sqlx::query("insert into refresh_tokens (hash, family_id, generation) values ($1, $2, 0)")
+                .bind(hash.as_str())
+                .bind(family.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn rotate(
+        &self,
+        presented: &TokenHash,
+        successor: &TokenHash,
+        client_id: &str,
+        now: UnixTime,
+        lifetimes: Lifetimes,
+    ) -> anyhow::Result<Rotation> {
+        let mut tx = self.db.begin().await?;
+        // The compare-and-set: matches only while `presented` is current, so of several
+        // concurrent presentations exactly one updates the row. Writing first also takes
+        // SQLite's write lock before any read, so the transaction never needs an upgrade.
+        let rotated: Option<FamilyRow> = sqlx::query_as(concat!("update families set previous_hash = current_hash, current_hash = $2,
+                    generation = generation + 1, rotated_at = $4
+             where current_hash = $1 and client_id = $3 and status = 'active'
+               and absolute_expires_at > $4 and rotated_at > $4 - $5
+             returning ", columns!()))
+        .bind(presented.as_str())
+        .bind(successor.as_str())
+        .bind(client_id)
+        .bind(now)
+        .bind(lifetimes.idle)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = rotated {
+            let family = Family::from(row);
+            record_token(&mut tx, successor, &family).await?;
+            tx.commit().await?;
+            return Ok(Rotation::Rotated(family));
+        }
+
+        let found: Option<PresentedRow> = sqlx::query_as(concat!("select ", f_columns!(), ", f.current_hash, f.previous_hash
+             from refresh_tokens t join families f on f.id = t.family_id where t.hash = $1"))
+        .bind(presented.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(found) = found else {
+            return Ok(Rotation::Invalid);
+        };
+        let is_previous = found.previous_hash.as_deref() == Some(presented.as_str());
+        let is_current = found.current_hash.as_deref() == Some(presented.as_str());
+        let family = Family::from(found.family);
+        // Another client's token, a dead session or an expired chain: refuse, change nothing.
+        if family.client_id != client_id || !family.refreshable(now, lifetimes) || is_current {
+            return Ok(Rotation::Invalid);
+        }
+        if is_previous && now < family.rotated_at.saturating_add(lifetimes.leeway) {
+            // Within the leeway the token just replaced may be presented again (a lost response):
+            // it gets a new successor, which replaces the current one, so the family keeps a
+            // single live chain. `rotated_at` stays, so the leeway cannot be stretched.
+            let rotated: Option<FamilyRow> = sqlx::query_as(concat!("update families set current_hash = $2, generation = generation + 1
+                 where id = $1 and previous_hash = $3 and status = 'active'
+                 returning ", columns!()))
+            .bind(&family.id)
+            .bind(successor.as_str())
+            .bind(presented.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(row) = rotated else {
+                return Ok(Rotation::Invalid);
+            };
+            let family = Family::from(row);
+            record_token(&mut tx, successor, &family).await?;
+            tx.commit().await?;
+            return Ok(Rotation::Rotated(family));
+        }
+        // An earlier token presented again: someone holds a copy. The legitimate client and the
+        // thief cannot be told apart, so the whole session ends (OAuth 2.0 Security BCP §4.14.2).
+        revoke_in(&mut tx, &family.id, "refresh token reuse", now).await?;
+        tx.commit().await?;
+        Ok(Rotation::Reused(Family { active: false, ..family }))
+    }
+
+    async fn find_by_token(&self, hash: &TokenHash) -> anyhow::Result<Option<Presented>> {
+        let found: Option<PresentedRow> = sqlx::query_as(concat!("select ", f_columns!(), ", f.current_hash, f.previous_hash
+             from refresh_tokens t join families f on f.id = t.family_id where t.hash = $1"))
+        .bind(hash.as_str())
+        .fetch_optional(&self.db)
+        .await?;
+        Ok(found.map(|row| Presented {
+            current: row.current_hash.as_deref() == Some(hash.as_str()),
+            family: Family::from(row.family),
+        }))
+    }
+
+    async fn find(&self, id: &str) -> anyhow::Result<Option<Family>> {
+        let row: Option<FamilyRow> = sqlx::query_as(concat!("select ", columns!(), " from families where id = $1"))
+            .bind(id)
+            .fetch_optional(&self.db)
+            .await?;
+        Ok(row.map(Family::from))
+    }
+
+    async fn revoke(&self, id: &str, reason: &str, now: UnixTime) -> anyhow::Result<bool> {
+        let mut conn = self.db.acquire().await?;
+        Ok(revoke_in(&mut conn, id, reason, now).await?)
+    }
+
+    async fn revoke_user(&self, user_id: &str, reason: &str, now: UnixTime) -> anyhow::Result<u64> {
+        let done = sqlx::query(
+            "update families set status = 'revoked', revoked_reason = $2, revoked_at = $3
+             where user_id = $1 and status = 'active'",
+        )
+        .bind(user_id)
+        .bind(reason)
+        .bind(now)
+        .execute(&self.db)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn deny_access_token(&self, jti: &str, expires_at: UnixTime, now: UnixTime) -> anyhow::Result<()> {
+        let mut tx = self.db.begin().await?;
+        sqlx::query(
+            "insert into access_denylist (jti, expires_at) values ($1, $2)
+             on conflict (jti) do update set expires_at = excluded.expires_at",
+        )
+        .bind(jti)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        // Entries past their token's expiry protect nothing; revocations are rare, so pruning
+        // here keeps the table at the size of the live denylist.
+        sqlx::query("delete from access_denylist where expires_at <= $1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn access_token_live(&self, jti: &str, sid: Option<&str>, now: UnixTime) -> anyhow::Result<bool> {
+        let (denied, live_sessions): (i64, i64) = sqlx::query_as(
+            "select (select count(*) from access_denylist where jti = $1 and expires_at > $3),
+                    (select count(*) from families where id = $2 and status = 'active')",
+        )
+        .bind(jti)
+        .bind(sid)
+        .bind(now)
+        .fetch_one(&self.db)
+        .await?;
+        Ok(denied == 0 && (sid.is_none() || live_sessions == 1))
+    }
+}
+
+async fn record_token(conn: &mut sqlx::AnyConnection, hash: &TokenHash, family: &Family) -> Result<(), sqlx::Error> {
+    sqlx::query("insert into refresh_tokens (hash, family_id, generation) values ($1, $2, $3)")
+        .bind(hash.as_str())
+        .bind(&family.id)
+        .bind(family.generation)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn revoke_in(conn: &mut sqlx::AnyConnection, id: &str, reason: &str, now: UnixTime) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "update families set status = 'revoked', revoked_reason = $2, revoked_at = $3
+         where id = $1 and status = 'active'",
+    )
+    .bind(id)
+    .bind(reason)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
