@@ -33,7 +33,11 @@ pub async fn prepare(app: &AppState) -> anyhow::Result<()> {
         None => {
             let spec = ClientSpec {
                 name: "Demo client".into(),
-                grant_types: vec!["password".into(), "client_credentials".into(), "refresh_token".into()],
+                grant_types: vec![
+                    "password".into(),
+                    "client_credentials".into(),
+                    "refresh_token".into(),
+                ],
                 scopes: vec!["openid".into(), "profile".into(), "email".into()],
                 redirect_uris: vec![],
                 public: false,
@@ -50,7 +54,12 @@ pub async fn prepare(app: &AppState) -> anyhow::Result<()> {
         }
         None => {
             let roles = ["user".to_owned()];
-            let new = users::NewUser { email: USER_EMAIL, password_hash: Some(hash), name: Some("Demo User"), roles: &roles };
+            let new = users::NewUser {
+                email: USER_EMAIL,
+                password_hash: Some(hash),
+                name: Some("Demo User"),
+                roles: &roles,
+            };
             users::create(db, new, now).await?;
         }
     }
@@ -60,7 +69,12 @@ pub async fn prepare(app: &AppState) -> anyhow::Result<()> {
         secret.expose(),
         password.expose()
     );
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(env_file)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(env_file)?;
     file.write_all(text.as_bytes())?;
     eprintln!("\nDemo credentials (also written to {ENV_FILE}, mode 0600):\n\n{text}");
     print_walkthrough(app);

@@ -43,19 +43,31 @@ pub fn router(state: AppState) -> Router {
         .route(REVOCATION_PATH, post(revoke::revoke_token))
         .route(INTROSPECTION_PATH, post(introspect::introspect_token))
         .route(USERINFO_PATH, get(userinfo::userinfo).post(userinfo::userinfo))
-        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .layer(SetResponseHeaderLayer::overriding(header::PRAGMA, HeaderValue::from_static("no-cache")));
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::PRAGMA,
+            HeaderValue::from_static("no-cache"),
+        ));
     Router::new()
         .merge(protocol)
         .route("/.well-known/openid-configuration", get(discovery::metadata))
-        .route("/.well-known/oauth-authorization-server", get(discovery::metadata))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(discovery::metadata),
+        )
         .route(JWKS_PATH, get(discovery::jwks))
         .route(AUTHORIZATION_PATH, get(authorize::authorize))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .fallback(error::not_found)
         .with_state(state)
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             // The path only: a query string may carry a secret.

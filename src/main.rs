@@ -20,7 +20,11 @@ use keyward::store::{self, Db, users};
 mod dev;
 
 #[derive(Parser)]
-#[command(name = "keyward", version, about = "An OAuth 2.0 / OpenID Connect authorization server")]
+#[command(
+    name = "keyward",
+    version,
+    about = "An OAuth 2.0 / OpenID Connect authorization server"
+)]
 struct Cli {
     /// Configuration file; KEYWARD_* variables override it.
     #[arg(long, global = true, env = "KEYWARD_CONFIG", default_value = "keyward.toml")]
@@ -161,17 +165,25 @@ async fn open(config: &Config) -> anyhow::Result<Db> {
 }
 
 async fn serve(config: Config, dev: bool) -> anyhow::Result<()> {
-    let bind: SocketAddr = config.bind.parse().with_context(|| format!("KEYWARD_BIND {:?}", config.bind))?;
+    let bind: SocketAddr = config
+        .bind
+        .parse()
+        .with_context(|| format!("KEYWARD_BIND {:?}", config.bind))?;
     tracing::info!(?config, "starting");
     let state = AppState::build(config, Clock::system()).await?;
     if dev {
         dev::prepare(&state).await?;
     }
-    let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("binding {bind}"))?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("binding {bind}"))?;
     tracing::info!(issuer = %state.config.issuer, %bind, kid = state.keys.signing().kid(), "serving");
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -198,13 +210,20 @@ async fn client_command(db: &Db, cmd: ClientCommand) -> anyhow::Result<()> {
             let spec = ClientSpec {
                 name: args.name,
                 grant_types: args.grants,
-                scopes: args.scopes.iter().flat_map(|s| s.split_whitespace().map(str::to_owned)).collect(),
+                scopes: args
+                    .scopes
+                    .iter()
+                    .flat_map(|s| s.split_whitespace().map(str::to_owned))
+                    .collect(),
                 redirect_uris: args.redirect_uris,
                 public: args.public,
             };
             let (client, secret) = client::register(db, spec, now).await?;
             if args.json.json {
-                println!("{}", json!({ "client_id": client.id, "client_secret": secret.as_ref().map(|s| s.expose()) }));
+                println!(
+                    "{}",
+                    json!({ "client_id": client.id, "client_secret": secret.as_ref().map(|s| s.expose()) })
+                );
             } else {
                 println!("client_id:     {}", client.id);
                 match secret {
@@ -219,7 +238,10 @@ async fn client_command(db: &Db, cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::List(flag) => {
             let clients = store::clients::list(db).await?;
             if flag.json {
-                println!("{}", serde_json::Value::Array(clients.iter().map(client_json).collect()));
+                println!(
+                    "{}",
+                    serde_json::Value::Array(clients.iter().map(client_json).collect())
+                );
             } else {
                 for c in clients {
                     println!("{}  {}  [{}]", c.id, c.name, c.grant_types.join(" "));
@@ -227,13 +249,22 @@ async fn client_command(db: &Db, cmd: ClientCommand) -> anyhow::Result<()> {
             }
         }
         ClientCommand::Show { id, json } => {
-            let client = store::clients::find(db, &id).await?.with_context(|| format!("no client {id:?}"))?;
+            let client = store::clients::find(db, &id)
+                .await?
+                .with_context(|| format!("no client {id:?}"))?;
             if json.json {
                 println!("{}", client_json(&client));
             } else {
                 println!("client_id:     {}", client.id);
                 println!("name:          {}", client.name);
-                println!("type:          {}", if client.is_public() { "public" } else { "confidential" });
+                println!(
+                    "type:          {}",
+                    if client.is_public() {
+                        "public"
+                    } else {
+                        "confidential"
+                    }
+                );
                 println!("grant types:   {}", client.grant_types.join(" "));
                 println!("scopes:        {}", client.scopes.join(" "));
                 println!("redirect URIs: {}", client.redirect_uris.join(" "));
@@ -273,7 +304,13 @@ async fn user_command(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
     let db = open(&config).await?;
     let now = keyward::clock::system_now();
     match cmd {
-        UserCommand::Create { email, password_stdin, roles, name, json } => {
+        UserCommand::Create {
+            email,
+            password_stdin,
+            roles,
+            name,
+            json,
+        } => {
             let (password, generated) = if password_stdin {
                 let mut text = String::new();
                 std::io::stdin().read_to_string(&mut text)?;
@@ -281,19 +318,36 @@ async fn user_command(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
                 anyhow::ensure!(!text.is_empty(), "the password on stdin is empty");
                 (Password::new(text), false)
             } else {
-                (Password::new(keyward::crypto::token::PlainToken::generate().expose()), true)
+                (
+                    Password::new(keyward::crypto::token::PlainToken::generate().expose()),
+                    true,
+                )
             };
-            let hash = PasswordHasher::new(config.password_concurrency)?.hash(password.clone()).await?;
-            let roles = if roles.is_empty() { vec!["user".to_owned()] } else { roles };
+            let hash = PasswordHasher::new(config.password_concurrency)?
+                .hash(password.clone())
+                .await?;
+            let roles = if roles.is_empty() {
+                vec!["user".to_owned()]
+            } else {
+                roles
+            };
             let user = users::create(
                 &db,
-                users::NewUser { email: &email, password_hash: Some(hash), name: name.as_deref(), roles: &roles },
+                users::NewUser {
+                    email: &email,
+                    password_hash: Some(hash),
+                    name: name.as_deref(),
+                    roles: &roles,
+                },
                 now,
             )
             .await?;
             let shown = generated.then(|| password.expose().to_owned());
             if json.json {
-                println!("{}", json!({ "user_id": user.id, "email": user.email, "password": shown }));
+                println!(
+                    "{}",
+                    json!({ "user_id": user.id, "email": user.email, "password": shown })
+                );
             } else {
                 println!("user_id: {}", user.id);
                 println!("email:   {}", user.email);
@@ -314,7 +368,13 @@ async fn user_command(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
                 println!("{}", serde_json::Value::Array(rows));
             } else {
                 for u in list {
-                    println!("{}  {}  {}  [{}]", u.id, u.email, u.status.as_str(), u.roles.join(" "));
+                    println!(
+                        "{}  {}  {}  [{}]",
+                        u.id,
+                        u.email,
+                        u.status.as_str(),
+                        u.roles.join(" ")
+                    );
                 }
             }
         }
@@ -325,8 +385,13 @@ async fn user_command(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             };
             let user = found.with_context(|| format!("no user {user:?}"))?;
             users::soft_delete(&db, &user.id, now).await?;
-            let ended = Families::for_database(db).revoke_user(&user.id, "account deleted", now).await?;
-            eprintln!("deleted user {} ({}); ended {ended} session(s)", user.id, user.email);
+            let ended = Families::for_database(db)
+                .revoke_user(&user.id, "account deleted", now)
+                .await?;
+            eprintln!(
+                "deleted user {} ({}); ended {ended} session(s)",
+                user.id, user.email
+            );
         }
     }
     Ok(())
@@ -343,7 +408,11 @@ fn keys_list(dir: &Path, json_out: bool) -> anyhow::Result<()> {
         println!("{}", serde_json::Value::Array(rows));
     } else {
         for k in keys.keys() {
-            let status = if k.kid() == signing { "active (signs)" } else { "published" };
+            let status = if k.kid() == signing {
+                "active (signs)"
+            } else {
+                "published"
+            };
             println!("{}  RS256  {}  {}", k.kid(), status, k.path().display());
         }
     }

@@ -10,14 +10,14 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
-/// Users and their roles.
-pub mod users;
 /// OAuth clients.
 pub mod clients;
-/// Failed-login counters for brute-force protection.
-pub mod throttle;
 /// Refresh families (sessions) and the access-token denylist: one trait, one backend per engine.
 pub mod families;
+/// Failed-login counters for brute-force protection.
+pub mod throttle;
+/// Users and their roles.
+pub mod users;
 
 /// A connection pool to whichever database the URL names. Every query is written in the SQL
 /// that SQLite and PostgreSQL share (`$n` placeholders, `returning`, `on conflict`).
@@ -65,7 +65,11 @@ pub async fn connect(url: &str) -> anyhow::Result<Db> {
 
 /// Applies the embedded migrations of the pool's engine.
 pub async fn migrate(db: &Db, url: &str) -> anyhow::Result<()> {
-    let migrator = if is_sqlite(url) { &SQLITE_MIGRATIONS } else { &POSTGRES_MIGRATIONS };
+    let migrator = if is_sqlite(url) {
+        &SQLITE_MIGRATIONS
+    } else {
+        &POSTGRES_MIGRATIONS
+    };
     migrator.run(db).await.context("running migrations")?;
     Ok(())
 }

@@ -38,14 +38,23 @@ struct Header<'a> {
 
 /// Signs `claims` as a compact JWS with RS256 and the key's kid.
 pub fn sign(key: &SigningKey, typ: &str, claims: &impl Serialize) -> anyhow::Result<String> {
-    let header = serde_json::to_vec(&Header { alg: "RS256", typ, kid: key.kid() })?;
+    let header = serde_json::to_vec(&Header {
+        alg: "RS256",
+        typ,
+        kid: key.kid(),
+    })?;
     let claims = serde_json::to_vec(claims)?;
     let mut jws = b64url(&header);
     jws.push('.');
     jws.push_str(&b64url(&claims));
     let mut signature = vec![0; key.pair().public_modulus_len()];
     key.pair()
-        .sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), jws.as_bytes(), &mut signature)
+        .sign(
+            &RSA_PKCS1_SHA256,
+            &SystemRandom::new(),
+            jws.as_bytes(),
+            &mut signature,
+        )
         .map_err(|_| anyhow::anyhow!("RS256 signing failed"))?;
     jws.push('.');
     jws.push_str(&b64url(&signature));
@@ -69,7 +78,11 @@ pub fn verify<C: DeserializeOwned>(
     if !header.typ.as_deref().is_some_and(|t| typ_matches(t, typ)) {
         return Err(JwtError::Type);
     }
-    let key = header.kid.as_deref().and_then(|kid| keys.find(kid)).ok_or(JwtError::UnknownKey)?;
+    let key = header
+        .kid
+        .as_deref()
+        .and_then(|kid| keys.find(kid))
+        .ok_or(JwtError::UnknownKey)?;
     let mut validation = Validation::new(Algorithm::RS256);
     validation.validate_exp = false;
     validation.validate_aud = false;

@@ -13,8 +13,8 @@ use aws_lc_rs::rsa::{KeyPair, KeySize, PublicKeyComponents};
 use aws_lc_rs::signature::KeyPair as _;
 use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::{
-    AlgorithmParameters, CommonParameters, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
-    RSAKeyParameters, RSAKeyType, ThumbprintHash,
+    AlgorithmParameters, CommonParameters, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse, RSAKeyParameters,
+    RSAKeyType, ThumbprintHash,
 };
 
 use crate::crypto::token::b64url;
@@ -52,7 +52,14 @@ impl SigningKey {
         let kid = jwk.thumbprint(ThumbprintHash::SHA256)?;
         jwk.common.key_id = Some(kid.clone());
         let decoding = DecodingKey::from_jwk(&jwk)?;
-        Ok(Self { kid, pair, jwk, decoding, path, created })
+        Ok(Self {
+            kid,
+            pair,
+            jwk,
+            decoding,
+            path,
+            created,
+        })
     }
 
     /// The key id: the RFC 7638 SHA-256 thumbprint of the public key.
@@ -112,8 +119,14 @@ impl KeySet {
         keys.sort_by_key(|k| (k.created, k.kid.clone()));
         let keys: Vec<Arc<SigningKey>> = keys.into_iter().map(Arc::new).collect();
         let signing = keys.last().cloned().context("no signing key")?;
-        let jwks = JwkSet { keys: keys.iter().map(|k| k.jwk.clone()).collect() };
-        Ok(Self { keys: keys.into(), signing, jwks: Arc::new(jwks) })
+        let jwks = JwkSet {
+            keys: keys.iter().map(|k| k.jwk.clone()).collect(),
+        };
+        Ok(Self {
+            keys: keys.into(),
+            signing,
+            jwks: Arc::new(jwks),
+        })
     }
 
     /// The key that signs new tokens.
@@ -156,7 +169,11 @@ fn read_keys(dir: &Path) -> anyhow::Result<Vec<SigningKey>> {
         let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
         let pem = pem::parse(text).with_context(|| format!("{} is not PEM", path.display()))?;
         if pem.tag() != PEM_TAG {
-            bail!("{}: expected a PKCS#8 \"{PEM_TAG}\" PEM, found \"{}\"", path.display(), pem.tag());
+            bail!(
+                "{}: expected a PKCS#8 \"{PEM_TAG}\" PEM, found \"{}\"",
+                path.display(),
+                pem.tag()
+            );
         }
         keys.push(SigningKey::from_pkcs8(pem.contents(), path, meta.modified()?)?);
     }
@@ -167,8 +184,11 @@ fn read_keys(dir: &Path) -> anyhow::Result<Vec<SigningKey>> {
 pub fn generate(dir: &Path) -> anyhow::Result<PathBuf> {
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
-    let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|_| anyhow::anyhow!("RSA key generation failed"))?;
-    let der = pair.as_der().map_err(|_| anyhow::anyhow!("PKCS#8 encoding failed"))?;
+    let pair =
+        KeyPair::generate(KeySize::Rsa2048).map_err(|_| anyhow::anyhow!("RSA key generation failed"))?;
+    let der = pair
+        .as_der()
+        .map_err(|_| anyhow::anyhow!("PKCS#8 encoding failed"))?;
     let key = SigningKey::from_pkcs8(der.as_ref(), PathBuf::new(), SystemTime::UNIX_EPOCH)?;
     let path = dir.join(format!("{}.pem", key.kid()));
     let text = pem::encode(&pem::Pem::new(PEM_TAG, der.as_ref().to_vec()));

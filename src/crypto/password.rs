@@ -45,7 +45,9 @@ impl PasswordHasher {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
         };
-        let dummy_hash = hash_blocking(&Password::new(crate::crypto::token::PlainToken::generate().expose()))?;
+        let dummy_hash = hash_blocking(&Password::new(
+            crate::crypto::token::PlainToken::generate().expose(),
+        ))?;
         Ok(Self {
             permits: Arc::new(Semaphore::new(permits)),
             dummy_hash: dummy_hash.into(),
@@ -99,7 +101,12 @@ mod tests {
         let hasher = PasswordHasher::new(1).unwrap();
         let phc = hasher.hash(Password::new("correct horse")).await.unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
-        assert!(hasher.verify(Password::new("correct horse"), Some(phc.clone())).await.unwrap());
+        assert!(
+            hasher
+                .verify(Password::new("correct horse"), Some(phc.clone()))
+                .await
+                .unwrap()
+        );
         assert!(!hasher.verify(Password::new("wrong"), Some(phc)).await.unwrap());
     }
 

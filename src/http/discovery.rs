@@ -11,7 +11,10 @@ use crate::oauth::metadata;
 
 /// `/.well-known/openid-configuration` and `/.well-known/oauth-authorization-server`.
 pub async fn metadata(State(app): State<AppState>) -> Response {
-    cacheable(Json(metadata::document(&app.config.issuer)), "public, max-age=3600")
+    cacheable(
+        Json(metadata::document(&app.config.issuer)),
+        "public, max-age=3600",
+    )
 }
 
 /// The public signing keys. Cached briefly, since a new key is published before it signs.
@@ -21,6 +24,8 @@ pub async fn jwks(State(app): State<AppState>) -> Response {
 
 fn cacheable(body: impl IntoResponse, policy: &'static str) -> Response {
     let mut response = body.into_response();
-    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static(policy));
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static(policy));
     response
 }

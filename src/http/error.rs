@@ -29,7 +29,10 @@ impl IntoResponse for OAuthError {
             // §5.2: 401 with a challenge for the scheme the client may use. RFC 9110 §15.5.2
             // requires the challenge on every 401, so it is sent whichever method failed.
             OAuthError::InvalidClient(_) => {
-                headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"keyward\""));
+                headers.insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"keyward\""),
+                );
             }
             OAuthError::TooManyAttempts { retry_after } => {
                 headers.insert(RETRY_AFTER, HeaderValue::from(*retry_after));
@@ -44,9 +47,18 @@ impl IntoResponse for BearerError {
     fn into_response(self) -> Response {
         let (status, code, description, scope) = match &self {
             // §3.1: with no credentials at all, the challenge names no error.
-            BearerError::Missing => (StatusCode::UNAUTHORIZED, None, "an access token is required", None),
-            BearerError::InvalidRequest(d) => (StatusCode::BAD_REQUEST, Some("invalid_request"), d.as_ref(), None),
-            BearerError::InvalidToken(d) => (StatusCode::UNAUTHORIZED, Some("invalid_token"), d.as_ref(), None),
+            BearerError::Missing => (
+                StatusCode::UNAUTHORIZED,
+                None,
+                "an access token is required",
+                None,
+            ),
+            BearerError::InvalidRequest(d) => {
+                (StatusCode::BAD_REQUEST, Some("invalid_request"), d.as_ref(), None)
+            }
+            BearerError::InvalidToken(d) => {
+                (StatusCode::UNAUTHORIZED, Some("invalid_token"), d.as_ref(), None)
+            }
             BearerError::InsufficientScope(scope) => (
                 StatusCode::FORBIDDEN,
                 Some("insufficient_scope"),
@@ -60,7 +72,10 @@ impl IntoResponse for BearerError {
         };
         let mut challenge = format!("Bearer realm=\"{REALM}\"");
         if let Some(code) = code {
-            challenge.push_str(&format!(", error=\"{code}\", error_description=\"{}\"", quoted(description)));
+            challenge.push_str(&format!(
+                ", error=\"{code}\", error_description=\"{}\"",
+                quoted(description)
+            ));
         }
         if let Some(scope) = scope {
             challenge.push_str(&format!(", scope=\"{scope}\""));
@@ -79,11 +94,14 @@ impl IntoResponse for BearerError {
 
 /// RFC 6750 §3: error_description holds %x20-21 / %x23-5B / %x5D-7E only.
 fn quoted(text: &str) -> String {
-    text.chars().filter(|c| matches!(*c as u32, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E)).collect()
+    text.chars()
+        .filter(|c| matches!(*c as u32, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+        .collect()
 }
 
 fn internal_error() -> Response {
-    let body = json!({ "error": "server_error", "error_description": "the server could not complete the request" });
+    let body =
+        json!({ "error": "server_error", "error_description": "the server could not complete the request" });
     (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
 }
 

@@ -5,12 +5,12 @@ use axum::extract::State;
 
 use crate::app::AppState;
 use crate::http::extract::{Authorization, ClientAddr, OAuthForm};
+use crate::oauth::OAuthError;
 use crate::oauth::client::{self, ClientCredentials};
 use crate::oauth::grant;
 use crate::oauth::params::Params;
 use crate::oauth::request::Grant;
 use crate::oauth::tokens::TokenResponse;
-use crate::oauth::OAuthError;
 use crate::store::clients::Client;
 
 /// Exchanges a grant for tokens.
@@ -24,13 +24,19 @@ pub async fn issue_token(
     let grant = Grant::from_params(&params)?;
     if !client.allows_grant(grant.grant_type()) {
         return Err(OAuthError::UnauthorizedClient(
-            format!("the client is not registered for the {} grant", grant.grant_type()).into(),
+            format!(
+                "the client is not registered for the {} grant",
+                grant.grant_type()
+            )
+            .into(),
         ));
     }
     let response = match grant {
-        Grant::Password { username, password, scope } => {
-            grant::password::exchange(&app, &client, address, &username, password, scope).await?
-        }
+        Grant::Password {
+            username,
+            password,
+            scope,
+        } => grant::password::exchange(&app, &client, address, &username, password, scope).await?,
         Grant::ClientCredentials { scope } => grant::client_credentials::exchange(&app, &client, scope)?,
         Grant::RefreshToken { refresh_token, scope } => {
             grant::refresh_token::exchange(&app, &client, refresh_token, scope).await?

@@ -30,7 +30,10 @@ pub async fn verify(app: &AppState, token: &str) -> anyhow::Result<Option<Access
     if claims.exp <= now {
         return Ok(None);
     }
-    let live = app.families.access_token_live(&claims.jti, claims.sid.as_deref(), now).await?;
+    let live = app
+        .families
+        .access_token_live(&claims.jti, claims.sid.as_deref(), now)
+        .await?;
     Ok(live.then_some(claims))
 }
 
@@ -63,7 +66,13 @@ mod tests {
     #[test]
     fn no_bearer_header_is_missing_not_invalid() {
         assert!(matches!(bearer_token(None), Err(BearerError::Missing)));
-        assert!(matches!(bearer_token(Some("Basic abc")), Err(BearerError::Missing)));
-        assert!(matches!(bearer_token(Some("Bearer ")), Err(BearerError::InvalidRequest(_))));
+        assert!(matches!(
+            bearer_token(Some("Basic abc")),
+            Err(BearerError::Missing)
+        ));
+        assert!(matches!(
+            bearer_token(Some("Bearer ")),
+            Err(BearerError::InvalidRequest(_))
+        ));
     }
 }

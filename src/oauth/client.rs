@@ -78,9 +78,13 @@ pub async fn authenticate(db: &Db, credentials: ClientCredentials) -> Result<Cli
     let unauthenticated = || OAuthError::InvalidClient("client authentication failed".into());
     let (id, secret) = match credentials {
         ClientCredentials::Absent => {
-            return Err(OAuthError::InvalidClient("client authentication is required".into()));
+            return Err(OAuthError::InvalidClient(
+                "client authentication is required".into(),
+            ));
         }
-        ClientCredentials::Basic { id, secret } | ClientCredentials::Post { id, secret } => (id, Some(secret)),
+        ClientCredentials::Basic { id, secret } | ClientCredentials::Post { id, secret } => {
+            (id, Some(secret))
+        }
         ClientCredentials::IdOnly { id } => (id, None),
     };
     let client = store::clients::find(db, &id).await?.ok_or_else(unauthenticated)?;
@@ -109,7 +113,11 @@ pub struct ClientSpec {
 
 /// Registers a client with a generated id and, unless public, a generated 256-bit secret that is
 /// returned once and stored only as its hash.
-pub async fn register(db: &Db, spec: ClientSpec, now: UnixTime) -> anyhow::Result<(Client, Option<PlainToken>)> {
+pub async fn register(
+    db: &Db,
+    spec: ClientSpec,
+    now: UnixTime,
+) -> anyhow::Result<(Client, Option<PlainToken>)> {
     register_with_id(db, &generate_client_id(), spec, now).await
 }
 
@@ -177,7 +185,9 @@ pub async fn register_with_id(
 pub async fn rotate_secret(db: &Db, id: &str, now: UnixTime) -> anyhow::Result<Option<PlainToken>> {
     let secret = PlainToken::generate();
     let hash: TokenHash = secret.hashed();
-    Ok(store::clients::set_secret_hash(db, id, &hash, now).await?.then_some(secret))
+    Ok(store::clients::set_secret_hash(db, id, &hash, now)
+        .await?
+        .then_some(secret))
 }
 
 /// 128 random bits, base64url: 22 characters, never the shape of a UUID, so a client's `sub`
@@ -212,7 +222,8 @@ mod tests {
     #[test]
     fn two_methods_at_once_is_invalid_request() {
         let header = format!("Basic {}", STANDARD.encode("a:b"));
-        let err = ClientCredentials::from_request(Some(&header), &params("client_id=a&client_secret=b")).unwrap_err();
+        let err = ClientCredentials::from_request(Some(&header), &params("client_id=a&client_secret=b"))
+            .unwrap_err();
         assert_eq!(err.code(), "invalid_request");
     }
 

@@ -78,9 +78,9 @@ impl OAuthError {
             | OAuthError::UnauthorizedClient(t)
             | OAuthError::UnsupportedGrantType(t)
             | OAuthError::InvalidScope(t) => Cow::Borrowed(t),
-            OAuthError::TooManyAttempts { retry_after } => {
-                Cow::Owned(format!("too many failed sign-in attempts; retry in {retry_after} seconds"))
-            }
+            OAuthError::TooManyAttempts { retry_after } => Cow::Owned(format!(
+                "too many failed sign-in attempts; retry in {retry_after} seconds"
+            )),
             OAuthError::PayloadTooLarge => Cow::Borrowed("request body too large"),
             OAuthError::Internal(_) => Cow::Borrowed("the server could not complete the request"),
         }

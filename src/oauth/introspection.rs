@@ -80,7 +80,10 @@ pub async fn introspect_token(app: &AppState, token: &str) -> anyhow::Result<Int
     if !found.current || !family.refreshable(now, app.lifetimes()) {
         return Ok(IntrospectionResponse::inactive());
     }
-    let Some(user) = users::find(&app.db, &family.user_id).await?.filter(|u| u.status == UserStatus::Active) else {
+    let Some(user) = users::find(&app.db, &family.user_id)
+        .await?
+        .filter(|u| u.status == UserStatus::Active)
+    else {
         return Ok(IntrospectionResponse::inactive());
     };
     Ok(IntrospectionResponse {

@@ -22,7 +22,9 @@ impl Params {
             let value = form_decode(parts.next().unwrap_or_default())?;
             // §3.1: "Request and response parameters MUST NOT be included more than once."
             if seen.contains(&name) {
-                return Err(OAuthError::invalid_request(format!("parameter {name:?} is repeated")));
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter {name:?} is repeated"
+                )));
             }
             seen.push(name.clone());
             // §3.1: "Parameters sent without a value MUST be treated as if they were omitted."
@@ -82,7 +84,13 @@ mod tests {
 
     #[test]
     fn invalid_utf8_is_invalid_request() {
-        assert_eq!(Params::parse(b"username=%FF%FE").unwrap_err().code(), "invalid_request");
-        assert_eq!(Params::parse(b"username=\xff").unwrap_err().code(), "invalid_request");
+        assert_eq!(
+            Params::parse(b"username=%FF%FE").unwrap_err().code(),
+            "invalid_request"
+        );
+        assert_eq!(
+            Params::parse(b"username=\xff").unwrap_err().code(),
+            "invalid_request"
+        );
     }
 }

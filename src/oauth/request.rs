@@ -16,11 +16,18 @@ pub const REFRESH_TOKEN: &str = "refresh_token";
 #[derive(Debug)]
 pub enum Grant {
     /// §4.3.2: the resource owner's credentials.
-    Password { username: String, password: Password, scope: Option<Scope> },
+    Password {
+        username: String,
+        password: Password,
+        scope: Option<Scope>,
+    },
     /// §4.4.2: the client acting on its own behalf.
     ClientCredentials { scope: Option<Scope> },
     /// §6: a refresh token for a new access token.
-    RefreshToken { refresh_token: PlainToken, scope: Option<Scope> },
+    RefreshToken {
+        refresh_token: PlainToken,
+        scope: Option<Scope>,
+    },
 }
 
 impl Grant {
@@ -69,12 +76,21 @@ mod tests {
 
     #[test]
     fn unknown_grant_type_is_unsupported() {
-        assert_eq!(grant("grant_type=implicit").unwrap_err().code(), "unsupported_grant_type");
+        assert_eq!(
+            grant("grant_type=implicit").unwrap_err().code(),
+            "unsupported_grant_type"
+        );
     }
 
     #[test]
     fn password_grant_needs_username_and_password() {
-        assert_eq!(grant("grant_type=password&username=a").unwrap_err().code(), "invalid_request");
-        assert!(matches!(grant("grant_type=password&username=a&password=b"), Ok(Grant::Password { .. })));
+        assert_eq!(
+            grant("grant_type=password&username=a").unwrap_err().code(),
+            "invalid_request"
+        );
+        assert!(matches!(
+            grant("grant_type=password&username=a&password=b"),
+            Ok(Grant::Password { .. })
+        ));
     }
 }

@@ -18,7 +18,9 @@ pub async fn revoke_token(app: &AppState, client: &Client, token: &str) -> Resul
             && claims.client_id == client.id
             && claims.exp > now
         {
-            app.families.deny_access_token(&claims.jti, claims.exp, now).await?;
+            app.families
+                .deny_access_token(&claims.jti, claims.exp, now)
+                .await?;
             tracing::info!(client_id = %client.id, jti = %claims.jti, "access token revoked");
         }
         return Ok(());
@@ -28,7 +30,9 @@ pub async fn revoke_token(app: &AppState, client: &Client, token: &str) -> Resul
     {
         // §2.1: revoking a refresh token SHOULD also invalidate the access tokens of the same
         // grant; ending the family does both.
-        app.families.revoke(&found.family.id, "revoked by client", now).await?;
+        app.families
+            .revoke(&found.family.id, "revoked by client", now)
+            .await?;
         tracing::info!(client_id = %client.id, sid = %found.family.id, "session revoked through its refresh token");
     }
     Ok(())

@@ -15,8 +15,13 @@ impl Scope {
         let mut set = BTreeSet::new();
         for token in text.split(' ').filter(|t| !t.is_empty()) {
             // scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-            if !token.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b)) {
-                return Err(OAuthError::InvalidScope("scope contains a character outside NQCHAR".into()));
+            if !token
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+            {
+                return Err(OAuthError::InvalidScope(
+                    "scope contains a character outside NQCHAR".into(),
+                ));
             }
             set.insert(token.to_owned());
         }
@@ -80,7 +85,10 @@ mod tests {
 
     #[test]
     fn parses_and_prints_sorted() {
-        assert_eq!(Scope::parse("profile openid  email").unwrap().to_string(), "email openid profile");
+        assert_eq!(
+            Scope::parse("profile openid  email").unwrap().to_string(),
+            "email openid profile"
+        );
     }
 
     #[test]

@@ -34,25 +34,41 @@ impl Attempt {
 pub async fn check(app: &AppState, username: &str, address: Option<IpAddr>) -> Result<Attempt, OAuthError> {
     let attempt = Attempt {
         account: format!("account:{}", normalize_email(username)),
-        address: format!("addr:{}", address.map_or_else(|| "unknown".to_owned(), |a| a.to_string())),
+        address: format!(
+            "addr:{}",
+            address.map_or_else(|| "unknown".to_owned(), |a| a.to_string())
+        ),
         has_streak: false,
     };
     let now = app.clock.now();
     let streaks = throttle::streaks(&app.db, attempt.keys()).await?;
     if let Some(until) = streaks.iter().copied().filter(|until| *until > now).max() {
-        return Err(OAuthError::TooManyAttempts { retry_after: (until - now).unsigned_abs() });
+        return Err(OAuthError::TooManyAttempts {
+            retry_after: (until - now).unsigned_abs(),
+        });
     }
-    Ok(Attempt { has_streak: !streaks.is_empty(), ..attempt })
+    Ok(Attempt {
+        has_streak: !streaks.is_empty(),
+        ..attempt
+    })
 }
 
 /// Counts a failed attempt, locking whichever counter reached its limit.
 pub async fn failed(app: &AppState, attempt: &Attempt) -> Result<(), OAuthError> {
     let now = app.clock.now();
-    let limits = [app.config.login_max_failures, app.config.login_max_failures.saturating_mul(ADDRESS_ALLOWANCE)];
+    let limits = [
+        app.config.login_max_failures,
+        app.config.login_max_failures.saturating_mul(ADDRESS_ALLOWANCE),
+    ];
     for (key, limit) in attempt.keys().into_iter().zip(limits) {
         let failures = throttle::record_failure(&app.db, key, now, now - FORGET_AFTER).await?;
         if let Some(lock) = lockout(failures, limit, app) {
-            tracing::warn!(key = key.split(':').next().unwrap_or_default(), failures, lock, "login throttled");
+            tracing::warn!(
+                key = key.split(':').next().unwrap_or_default(),
+                failures,
+                lock,
+                "login throttled"
+            );
             throttle::lock(&app.db, key, now + lock).await?;
         }
     }
@@ -70,7 +86,12 @@ pub async fn succeeded(app: &AppState, attempt: &Attempt) -> Result<(), OAuthErr
 /// Seconds of lockout after `failures` consecutive failures: none below `limit`, then the base
 /// lockout doubling per further failure, up to the maximum.
 fn lockout(failures: i64, limit: u32, app: &AppState) -> Option<UnixTime> {
-    lockout_seconds(failures, limit, seconds(app.config.login_lockout), seconds(app.config.login_lockout_max))
+    lockout_seconds(
+        failures,
+        limit,
+        seconds(app.config.login_lockout),
+        seconds(app.config.login_lockout_max),
+    )
 }
 
 fn lockout_seconds(failures: i64, limit: u32, base: i64, max: i64) -> Option<i64> {

@@ -143,7 +143,11 @@ pub fn for_user(
             at_hash: jwt::at_hash(&access_token),
             email: email.then_some(user.email.as_str()),
             email_verified: email.then_some(user.email_verified),
-            name: if scope.contains("profile") { user.name.as_deref() } else { None },
+            name: if scope.contains("profile") {
+                user.name.as_deref()
+            } else {
+                None
+            },
         };
         Some(jwt::sign(app.keys.signing(), ID_TOKEN_TYP, &id)?)
     } else {

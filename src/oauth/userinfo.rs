@@ -22,7 +22,9 @@ pub struct UserInfo {
 /// The claims for a live access token's user.
 pub async fn userinfo(app: &AppState, claims: &AccessClaims) -> Result<UserInfo, BearerError> {
     if claims.sid.is_none() {
-        return Err(BearerError::InvalidToken("the access token was not issued to a user".into()));
+        return Err(BearerError::InvalidToken(
+            "the access token was not issued to a user".into(),
+        ));
     }
     let scope = claims.scope();
     // §5.3: the UserInfo endpoint serves OpenID Connect requests, which carry `openid`.
@@ -38,6 +40,10 @@ pub async fn userinfo(app: &AppState, claims: &AccessClaims) -> Result<UserInfo,
         sub: user.id,
         email: email.then_some(user.email),
         email_verified: email.then_some(user.email_verified),
-        name: if scope.contains("profile") { user.name } else { None },
+        name: if scope.contains("profile") {
+            user.name
+        } else {
+            None
+        },
     })
 }

@@ -97,34 +97,51 @@ pub async fn create(db: &Db, new: NewClient<'_>, now: UnixTime) -> Result<Client
 
 /// A client by id.
 pub async fn find(db: &Db, id: &str) -> Result<Option<Client>, sqlx::Error> {
-    let row: Option<ClientRow> = sqlx::query_as(concat!("select ", client_columns!(), " from clients where id = $1"))
-        .bind(id)
-        .fetch_optional(db)
-        .await?;
+    let row: Option<ClientRow> = sqlx::query_as(concat!(
+        "select ",
+        client_columns!(),
+        " from clients where id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
     Ok(row.map(Client::from))
 }
 
 /// Every client, oldest first.
 pub async fn list(db: &Db) -> Result<Vec<Client>, sqlx::Error> {
-    let rows: Vec<ClientRow> = sqlx::query_as(concat!("select ", client_columns!(), " from clients order by created_at, id"))
-        .fetch_all(db)
-        .await?;
+    let rows: Vec<ClientRow> = sqlx::query_as(concat!(
+        "select ",
+        client_columns!(),
+        " from clients order by created_at, id"
+    ))
+    .fetch_all(db)
+    .await?;
     Ok(rows.into_iter().map(Client::from).collect())
 }
 
 /// Deletes a client and, through the foreign keys, its sessions.
 pub async fn delete(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("delete from clients where id = $1").bind(id).execute(db).await?;
+    let done = sqlx::query("delete from clients where id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Replaces a confidential client's secret hash; public clients keep none.
-pub async fn set_secret_hash(db: &Db, id: &str, hash: &TokenHash, now: UnixTime) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("update clients set secret_hash = $2, updated_at = $3 where id = $1 and is_public = 0")
-        .bind(id)
-        .bind(hash.as_str())
-        .bind(now)
-        .execute(db)
-        .await?;
+pub async fn set_secret_hash(
+    db: &Db,
+    id: &str,
+    hash: &TokenHash,
+    now: UnixTime,
+) -> Result<bool, sqlx::Error> {
+    let done =
+        sqlx::query("update clients set secret_hash = $2, updated_at = $3 where id = $1 and is_public = 0")
+            .bind(id)
+            .bind(hash.as_str())
+            .bind(now)
+            .execute(db)
+            .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -30,7 +30,9 @@ pub struct Family {
 impl Family {
     /// When the current refresh token dies if unused.
     pub fn expires_at(&self, lifetimes: Lifetimes) -> UnixTime {
-        self.rotated_at.saturating_add(lifetimes.idle).min(self.absolute_expires_at)
+        self.rotated_at
+            .saturating_add(lifetimes.idle)
+            .min(self.absolute_expires_at)
     }
 
     /// Whether the family's current refresh token may still be used at `now`.
@@ -81,7 +83,8 @@ pub struct Presented {
 /// The store of refresh families. Every method is one atomic step of the backend.
 pub trait FamilyStore: Send + Sync {
     /// Records a new family and its first refresh token.
-    fn create(&self, family: NewFamily<'_>, now: UnixTime) -> impl Future<Output = anyhow::Result<()>> + Send;
+    fn create(&self, family: NewFamily<'_>, now: UnixTime)
+    -> impl Future<Output = anyhow::Result<()>> + Send;
 
     /// Presents `presented` on behalf of `client_id`; if it is current (or, within the leeway,
     /// the one just replaced), makes `successor` current. An earlier token revokes the family.
@@ -95,21 +98,37 @@ pub trait FamilyStore: Send + Sync {
     ) -> impl Future<Output = anyhow::Result<Rotation>> + Send;
 
     /// The family that issued a refresh token, and whether the token is its current one.
-    fn find_by_token(&self, hash: &TokenHash) -> impl Future<Output = anyhow::Result<Option<Presented>>> + Send;
+    fn find_by_token(
+        &self,
+        hash: &TokenHash,
+    ) -> impl Future<Output = anyhow::Result<Option<Presented>>> + Send;
 
     /// A family by id.
     fn find(&self, id: &str) -> impl Future<Output = anyhow::Result<Option<Family>>> + Send;
 
     /// Ends a session: its refresh tokens die and its access tokens turn inactive.
-    fn revoke(&self, id: &str, reason: &str, now: UnixTime) -> impl Future<Output = anyhow::Result<bool>> + Send;
+    fn revoke(
+        &self,
+        id: &str,
+        reason: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = anyhow::Result<bool>> + Send;
 
     /// Ends every session of a user; returns how many were active.
-    fn revoke_user(&self, user_id: &str, reason: &str, now: UnixTime)
-    -> impl Future<Output = anyhow::Result<u64>> + Send;
+    fn revoke_user(
+        &self,
+        user_id: &str,
+        reason: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = anyhow::Result<u64>> + Send;
 
     /// Denylists an access token until it would have expired.
-    fn deny_access_token(&self, jti: &str, expires_at: UnixTime, now: UnixTime)
-    -> impl Future<Output = anyhow::Result<()>> + Send;
+    fn deny_access_token(
+        &self,
+        jti: &str,
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send;
 
     /// Whether an access token is neither denylisted nor of an ended session.
     fn access_token_live(

@@ -14,7 +14,12 @@ pub async fn streaks(db: &Db, keys: [&str; 2]) -> Result<Vec<UnixTime>, sqlx::Er
 
 /// Counts one more failure on `key` and returns the consecutive count; a streak whose last
 /// failure is older than `forget_before` starts again from one.
-pub async fn record_failure(db: &Db, key: &str, now: UnixTime, forget_before: UnixTime) -> Result<i64, sqlx::Error> {
+pub async fn record_failure(
+    db: &Db,
+    key: &str,
+    now: UnixTime,
+    forget_before: UnixTime,
+) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "insert into login_throttle (key, failures, locked_until, updated_at) values ($1, 1, 0, $2)
          on conflict (key) do update set

@@ -51,7 +51,11 @@ impl UserRow {
             id: self.id,
             email: self.email,
             name: self.name,
-            status: if self.status == "active" { UserStatus::Active } else { UserStatus::Disabled },
+            status: if self.status == "active" {
+                UserStatus::Active
+            } else {
+                UserStatus::Disabled
+            },
             email_verified: self.email_verified != 0,
             roles,
             created_at: self.created_at,
@@ -91,7 +95,8 @@ macro_rules! user_columns {
 
 /// Inserts an account and its roles in one transaction.
 pub async fn create(db: &Db, new: NewUser<'_>, now: UnixTime) -> Result<User, CreateUserError> {
-    let id = uuid::Uuid::new_v4().to_string();
+    // Time-ordered (v7): listings follow creation, and inserts stay at the end of the index.
+    let id = uuid::Uuid::now_v7().to_string();
     let mut tx = db.begin().await?;
     let inserted = sqlx::query(
         "insert into users (id, email, email_normalized, password_hash, name, created_at, updated_at)
@@ -122,11 +127,14 @@ pub async fn create(db: &Db, new: NewUser<'_>, now: UnixTime) -> Result<User, Cr
 
 /// A live (not deleted) account by id.
 pub async fn find(db: &Db, id: &str) -> Result<Option<User>, sqlx::Error> {
-    let row: Option<UserRow> =
-        sqlx::query_as(concat!("select ", user_columns!(), " from users where id = $1 and deleted_at is null"))
-            .bind(id)
-            .fetch_optional(db)
-            .await?;
+    let row: Option<UserRow> = sqlx::query_as(concat!(
+        "select ",
+        user_columns!(),
+        " from users where id = $1 and deleted_at is null"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
     match row {
         Some(row) => {
             let roles = roles(db, &row.id).await?;
@@ -144,7 +152,11 @@ pub async fn find_for_login(db: &Db, email: &str) -> Result<Option<(User, Option
         user: UserRow,
         password_hash: Option<String>,
     }
-    let row: Option<LoginRow> = sqlx::query_as(concat!("select ", user_columns!(), ", password_hash from users where email_normalized = $1 and deleted_at is null"))
+    let row: Option<LoginRow> = sqlx::query_as(concat!(
+        "select ",
+        user_columns!(),
+        ", password_hash from users where email_normalized = $1 and deleted_at is null"
+    ))
     .bind(normalize_email(email))
     .fetch_optional(db)
     .await?;
@@ -164,7 +176,11 @@ pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<User>, sqlx::E
 
 /// Every live account, oldest first.
 pub async fn list(db: &Db) -> Result<Vec<User>, sqlx::Error> {
-    let rows: Vec<UserRow> = sqlx::query_as(concat!("select ", user_columns!(), " from users where deleted_at is null order by created_at, id"))
+    let rows: Vec<UserRow> = sqlx::query_as(concat!(
+        "select ",
+        user_columns!(),
+        " from users where deleted_at is null order by created_at, id"
+    ))
     .fetch_all(db)
     .await?;
     let mut users = Vec::with_capacity(rows.len());
@@ -177,33 +193,37 @@ pub async fn list(db: &Db) -> Result<Vec<User>, sqlx::Error> {
 
 /// Marks an account deleted; the row stays. Returns whether a live account was deleted.
 pub async fn soft_delete(db: &Db, id: &str, now: UnixTime) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("update users set deleted_at = $2, updated_at = $2 where id = $1 and deleted_at is null")
-        .bind(id)
-        .bind(now)
-        .execute(db)
-        .await?;
+    let done =
+        sqlx::query("update users set deleted_at = $2, updated_at = $2 where id = $1 and deleted_at is null")
+            .bind(id)
+            .bind(now)
+            .execute(db)
+            .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Replaces an account's password hash.
 pub async fn set_password_hash(db: &Db, id: &str, hash: &str, now: UnixTime) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("update users set password_hash = $2, updated_at = $3 where id = $1 and deleted_at is null")
-        .bind(id)
-        .bind(hash)
-        .bind(now)
-        .execute(db)
-        .await?;
+    let done = sqlx::query(
+        "update users set password_hash = $2, updated_at = $3 where id = $1 and deleted_at is null",
+    )
+    .bind(id)
+    .bind(hash)
+    .bind(now)
+    .execute(db)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Enables or disables sign-in.
 pub async fn set_status(db: &Db, id: &str, status: UserStatus, now: UnixTime) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("update users set status = $2, updated_at = $3 where id = $1 and deleted_at is null")
-        .bind(id)
-        .bind(status.as_str())
-        .bind(now)
-        .execute(db)
-        .await?;
+    let done =
+        sqlx::query("update users set status = $2, updated_at = $3 where id = $1 and deleted_at is null")
+            .bind(id)
+            .bind(status.as_str())
+            .bind(now)
+            .execute(db)
+            .await?;
     Ok(done.rows_affected() == 1)
 }
 

@@ -50,7 +50,9 @@ pub async fn exchange(
     let user = match users::find(&app.db, &family.user_id).await? {
         Some(user) if user.status == UserStatus::Active => user,
         _ => {
-            app.families.revoke(&family.id, "account unavailable", now).await?;
+            app.families
+                .revoke(&family.id, "account unavailable", now)
+                .await?;
             return Err(invalid());
         }
     };

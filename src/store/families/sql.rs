@@ -112,11 +112,14 @@ impl FamilyStore for SqlFamilies {
         // The compare-and-set: matches only while `presented` is current, so of several
         // concurrent presentations exactly one updates the row. Writing first also takes
         // SQLite's write lock before any read, so the transaction never needs an upgrade.
-        let rotated: Option<FamilyRow> = sqlx::query_as(concat!("update families set previous_hash = current_hash, current_hash = $2,
+        let rotated: Option<FamilyRow> = sqlx::query_as(concat!(
+            "update families set previous_hash = current_hash, current_hash = $2,
                     generation = generation + 1, rotated_at = $4
              where current_hash = $1 and client_id = $3 and status = 'active'
                and absolute_expires_at > $4 and rotated_at > $4 - $5
-             returning ", columns!()))
+             returning ",
+            columns!()
+        ))
         .bind(presented.as_str())
         .bind(successor.as_str())
         .bind(client_id)
@@ -131,8 +134,12 @@ impl FamilyStore for SqlFamilies {
             return Ok(Rotation::Rotated(family));
         }
 
-        let found: Option<PresentedRow> = sqlx::query_as(concat!("select ", f_columns!(), ", f.current_hash, f.previous_hash
-             from refresh_tokens t join families f on f.id = t.family_id where t.hash = $1"))
+        let found: Option<PresentedRow> = sqlx::query_as(concat!(
+            "select ",
+            f_columns!(),
+            ", f.current_hash, f.previous_hash
+             from refresh_tokens t join families f on f.id = t.family_id where t.hash = $1"
+        ))
         .bind(presented.as_str())
         .fetch_optional(&mut *tx)
         .await?;
@@ -150,9 +157,12 @@ impl FamilyStore for SqlFamilies {
             // Within the leeway the token just replaced may be presented again (a lost response):
             // it gets a new successor, which replaces the current one, so the family keeps a
             // single live chain. `rotated_at` stays, so the leeway cannot be stretched.
-            let rotated: Option<FamilyRow> = sqlx::query_as(concat!("update families set current_hash = $2, generation = generation + 1
+            let rotated: Option<FamilyRow> = sqlx::query_as(concat!(
+                "update families set current_hash = $2, generation = generation + 1
                  where id = $1 and previous_hash = $3 and status = 'active'
-                 returning ", columns!()))
+                 returning ",
+                columns!()
+            ))
             .bind(&family.id)
             .bind(successor.as_str())
             .bind(presented.as_str())
@@ -170,12 +180,19 @@ impl FamilyStore for SqlFamilies {
         // thief cannot be told apart, so the whole session ends (OAuth 2.0 Security BCP §4.14.2).
         revoke_in(&mut tx, &family.id, "refresh token reuse", now).await?;
         tx.commit().await?;
-        Ok(Rotation::Reused(Family { active: false, ..family }))
+        Ok(Rotation::Reused(Family {
+            active: false,
+            ..family
+        }))
     }
 
     async fn find_by_token(&self, hash: &TokenHash) -> anyhow::Result<Option<Presented>> {
-        let found: Option<PresentedRow> = sqlx::query_as(concat!("select ", f_columns!(), ", f.current_hash, f.previous_hash
-             from refresh_tokens t join families f on f.id = t.family_id where t.hash = $1"))
+        let found: Option<PresentedRow> = sqlx::query_as(concat!(
+            "select ",
+            f_columns!(),
+            ", f.current_hash, f.previous_hash
+             from refresh_tokens t join families f on f.id = t.family_id where t.hash = $1"
+        ))
         .bind(hash.as_str())
         .fetch_optional(&self.db)
         .await?;
@@ -186,10 +203,11 @@ impl FamilyStore for SqlFamilies {
     }
 
     async fn find(&self, id: &str) -> anyhow::Result<Option<Family>> {
-        let row: Option<FamilyRow> = sqlx::query_as(concat!("select ", columns!(), " from families where id = $1"))
-            .bind(id)
-            .fetch_optional(&self.db)
-            .await?;
+        let row: Option<FamilyRow> =
+            sqlx::query_as(concat!("select ", columns!(), " from families where id = $1"))
+                .bind(id)
+                .fetch_optional(&self.db)
+                .await?;
         Ok(row.map(Family::from))
     }
 
@@ -245,7 +263,11 @@ impl FamilyStore for SqlFamilies {
     }
 }
 
-async fn record_token(conn: &mut sqlx::AnyConnection, hash: &TokenHash, family: &Family) -> Result<(), sqlx::Error> {
+async fn record_token(
+    conn: &mut sqlx::AnyConnection,
+    hash: &TokenHash,
+    family: &Family,
+) -> Result<(), sqlx::Error> {
     sqlx::query("insert into refresh_tokens (hash, family_id, generation) values ($1, $2, $3)")
         .bind(hash.as_str())
         .bind(&family.id)
@@ -255,7 +277,12 @@ async fn record_token(conn: &mut sqlx::AnyConnection, hash: &TokenHash, family: 
     Ok(())
 }
 
-async fn revoke_in(conn: &mut sqlx::AnyConnection, id: &str, reason: &str, now: UnixTime) -> Result<bool, sqlx::Error> {
+async fn revoke_in(
+    conn: &mut sqlx::AnyConnection,
+    id: &str,
+    reason: &str,
+    now: UnixTime,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "update families set status = 'revoked', revoked_reason = $2, revoked_at = $3
          where id = $1 and status = 'active'",

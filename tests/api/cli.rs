@@ -1,0 +1,155 @@
+//! The command line as scripts use it (DESIGN.md "Command line").
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use tempfile::TempDir;
+
+fn keyward(dir: &TempDir, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(args)
+        .current_dir(dir.path())
+        .env(
+            "KEYWARD_DATABASE_URL",
+            format!("sqlite://{}/kw.db", dir.path().display()),
+        )
+        .env("KEYWARD_KEYS_DIR", dir.path().join("keys"))
+        .env("KEYWARD_PASSWORD_CONCURRENCY", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "keyward {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+#[test]
+fn client_lifecycle_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = json(&keyward(
+        &dir,
+        &[
+            "client",
+            "create",
+            "--name",
+            "billing",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "api:read api:write",
+            "--json",
+        ],
+        None,
+    ));
+    let id = created["client_id"].as_str().unwrap();
+    let secret = created["client_secret"].as_str().unwrap();
+    assert_eq!(secret.len(), 43, "256-bit secret, base64url");
+    assert_eq!(
+        created.as_object().unwrap().len(),
+        2,
+        "exactly client_id and client_secret"
+    );
+
+    let listed = json(&keyward(&dir, &["client", "list", "--json"], None));
+    assert_eq!(listed[0]["client_id"], id);
+    assert_eq!(listed[0]["scopes"], serde_json::json!(["api:read", "api:write"]));
+    let shown = json(&keyward(&dir, &["client", "show", id, "--json"], None));
+    assert_eq!(shown["grant_types"], serde_json::json!(["client_credentials"]));
+    assert!(
+        !String::from_utf8_lossy(&keyward(&dir, &["client", "show", id, "--json"], None).stdout)
+            .contains(secret)
+    );
+
+    let rotated = json(&keyward(&dir, &["client", "rotate-secret", id, "--json"], None));
+    assert_ne!(rotated["client_secret"].as_str().unwrap(), secret);
+    keyward(&dir, &["client", "delete", id], None);
+    assert_eq!(
+        json(&keyward(&dir, &["client", "list", "--json"], None)),
+        serde_json::json!([])
+    );
+}
+
+#[test]
+fn public_clients_get_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = json(&keyward(
+        &dir,
+        &["client", "create", "--name", "spa", "--public", "--json"],
+        None,
+    ));
+    assert!(created["client_secret"].is_null());
+}
+
+#[test]
+fn user_lifecycle_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = json(&keyward(
+        &dir,
+        &[
+            "user",
+            "create",
+            "--email",
+            "Ada@Example.com",
+            "--password-stdin",
+            "--role",
+            "admin",
+            "--json",
+        ],
+        Some("a long passphrase\n"),
+    ));
+    let id = created["user_id"].as_str().unwrap();
+    assert!(uuid::Uuid::parse_str(id).is_ok());
+    assert!(
+        created["password"].is_null(),
+        "a password from stdin is never echoed"
+    );
+    let generated = json(&keyward(
+        &dir,
+        &["user", "create", "--email", "bob@example.com", "--json"],
+        None,
+    ));
+    assert_eq!(generated["password"].as_str().unwrap().len(), 43);
+
+    let listed = json(&keyward(&dir, &["user", "list", "--json"], None));
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    let ada = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["user_id"] == id)
+        .unwrap();
+    assert_eq!(ada["email"], "Ada@Example.com");
+    assert_eq!(ada["roles"], serde_json::json!(["admin"]));
+    keyward(&dir, &["user", "delete", "ada@example.com"], None);
+    assert_eq!(
+        json(&keyward(&dir, &["user", "list", "--json"], None))
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn keys_list_shows_the_signing_key() {
+    let dir = tempfile::tempdir().unwrap();
+    keyward::crypto::keys::generate(&dir.path().join("keys")).unwrap();
+    let listed = json(&keyward(&dir, &["keys", "list", "--json"], None));
+    assert_eq!(listed[0]["alg"], "RS256");
+    assert_eq!(listed[0]["status"], "active");
+}

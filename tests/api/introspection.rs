@@ -1,0 +1,136 @@
+//! RFC 7662 token introspection.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::helpers::{TestApp, claims};
+
+#[tokio::test]
+async fn a_live_user_access_token_is_described() {
+    let app = TestApp::spawn().await;
+    let client = app.full_client().await;
+    let user_id = app.user("ada@example.com", "pw-pw-pw-pw").await;
+    let tokens = app.login(&client, "ada@example.com", "pw-pw-pw-pw").await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let response = app
+        .post_form(
+            "/oauth/introspect",
+            &format!("token={access}"),
+            Some(&client.basic()),
+        )
+        .await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("cache-control"), Some("no-store"));
+    let body = response.json();
+    let c = claims(access);
+    assert_eq!(body["active"], true);
+    assert_eq!(body["scope"], "api email openid profile");
+    assert_eq!(body["client_id"], client.id);
+    assert_eq!(body["username"], "ada@example.com");
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["sub"], user_id);
+    assert_eq!(body["iss"], "https://id.test");
+    for field in ["exp", "iat", "aud", "jti", "sid"] {
+        assert_eq!(body[field], c[field], "{field}");
+    }
+}
+
+#[tokio::test]
+async fn a_live_refresh_token_is_described() {
+    let app = TestApp::spawn().await;
+    let client = app.full_client().await;
+    let user_id = app.user("ada@example.com", "pw-pw-pw-pw").await;
+    let tokens = app.login(&client, "ada@example.com", "pw-pw-pw-pw").await;
+    let body = app
+        .introspect(&client, tokens["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(body["active"], true);
+    assert_eq!(body["token_type"], "refresh_token");
+    assert_eq!(body["sub"], user_id);
+    assert_eq!(body["client_id"], client.id);
+    assert_eq!(body["username"], "ada@example.com");
+    assert_eq!(
+        body["sid"],
+        claims(tokens["access_token"].as_str().unwrap())["sid"]
+    );
+    assert!(body["exp"].as_i64().unwrap() > app.clock.now());
+}
+
+#[tokio::test]
+async fn a_client_credentials_token_has_no_username_or_session() {
+    let app = TestApp::spawn().await;
+    let client = app.client(&["client_credentials"], "api").await;
+    let token = app.client_credentials(&client).await.str("access_token");
+    let body = app.introspect(&client, &token).await;
+    assert_eq!(body["active"], true);
+    assert_eq!(body["sub"], client.id);
+    assert!(body.get("username").is_none() && body.get("sid").is_none());
+}
+
+#[tokio::test]
+async fn any_confidential_client_may_introspect_for_its_resource_server() {
+    let app = TestApp::spawn().await;
+    let issuer_client = app.client(&["client_credentials"], "api").await;
+    let resource_server = app.client(&["client_credentials"], "").await;
+    let token = app.client_credentials(&issuer_client).await.str("access_token");
+    assert_eq!(app.introspect(&resource_server, &token).await["active"], true);
+}
+
+#[tokio::test]
+async fn expired_tokens_are_exactly_inactive() {
+    let app = TestApp::spawn().await;
+    let client = app.full_client().await;
+    let token = app.client_credentials(&client).await.str("access_token");
+    app.clock.advance(Duration::from_secs(900));
+    assert_eq!(app.introspect(&client, &token).await, json!({"active": false}));
+}
+
+#[tokio::test]
+async fn garbage_forged_and_id_tokens_are_exactly_inactive() {
+    let app = TestApp::spawn().await;
+    let client = app.full_client().await;
+    app.user("ada@example.com", "pw-pw-pw-pw").await;
+    let tokens = app.login(&client, "ada@example.com", "pw-pw-pw-pw").await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let mut forged = access.to_owned();
+    forged.replace_range(forged.len() - 4.., "AAAA");
+    let id_token = tokens["id_token"].as_str().unwrap();
+    for token in ["garbage", "a.b.c", "", &forged, id_token, &"x".repeat(5000)] {
+        let response = app
+            .post_form(
+                "/oauth/introspect",
+                &format!("token={token}"),
+                Some(&client.basic()),
+            )
+            .await;
+        if token.is_empty() {
+            response.assert_oauth_error(400, "invalid_request");
+        } else {
+            assert_eq!(response.status, 200);
+            assert_eq!(response.json(), json!({"active": false}), "{token}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn introspection_requires_a_confidential_clients_credentials() {
+    // §2.1: "the endpoint MUST also require some form of authorization".
+    let app = TestApp::spawn().await;
+    let client = app.full_client().await;
+    let token = app.client_credentials(&client).await.str("access_token");
+    let anonymous = app
+        .post_form("/oauth/introspect", &format!("token={token}"), None)
+        .await;
+    anonymous.assert_oauth_error(401, "invalid_client");
+    assert!(anonymous.header("www-authenticate").is_some());
+    let public = app.public_client(&["password"], "openid").await;
+    let as_public = app
+        .post_form(
+            "/oauth/introspect",
+            &format!("token={token}&client_id={}", public.id),
+            None,
+        )
+        .await;
+    as_public.assert_oauth_error(401, "invalid_client");
+}

@@ -1,0 +1,17 @@
+//! Integration tests: the real router on its own SQLite database per test, driven over HTTP
+//! semantics (`oneshot`) or a real port where a client library needs one.
+
+mod bad_input;
+mod cli;
+mod client_credentials;
+mod discovery;
+mod families;
+mod health;
+mod helpers;
+mod introspection;
+mod oidc_client;
+mod password;
+mod refresh;
+mod revocation;
+mod token_endpoint;
+mod userinfo;
