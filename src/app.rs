@@ -22,6 +22,8 @@ pub struct AppState {
     pub keys: KeySet,
     pub clock: Clock,
     pub passwords: PasswordHasher,
+    /// Peers whose `X-Forwarded-For` names the real client.
+    pub trusted_proxies: Arc<[std::net::IpAddr]>,
 }
 
 impl AppState {
@@ -37,7 +39,9 @@ impl AppState {
     /// Assembles state from parts already made (tests share one generated key this way).
     pub fn from_parts(config: Config, db: Db, keys: KeySet, clock: Clock) -> anyhow::Result<Self> {
         let passwords = PasswordHasher::new(config.password_concurrency)?;
+        let trusted_proxies = config.trusted_proxy_addrs()?.into();
         Ok(Self {
+            trusted_proxies,
             families: Families::for_database(db.clone()),
             config: Arc::new(config),
             db,

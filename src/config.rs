@@ -1,6 +1,7 @@
 //! Configuration: built-in defaults, overridden by `keyward.toml`, overridden by `KEYWARD_*` variables.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -43,6 +44,8 @@ pub struct Config {
     pub login_lockout_max: Duration,
     /// Argon2id computations allowed at once; 0 means one per CPU.
     pub password_concurrency: usize,
+    /// Comma-separated addresses of reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: String,
 }
 
 impl Default for Config {
@@ -61,6 +64,7 @@ impl Default for Config {
             login_lockout: Duration::from_secs(30),
             login_lockout_max: Duration::from_secs(15 * 60),
             password_concurrency: 0,
+            trusted_proxies: String::new(),
         }
     }
 }
@@ -90,11 +94,25 @@ impl Config {
             !self.access_token_ttl.is_zero(),
             "KEYWARD_ACCESS_TOKEN_TTL must be positive"
         );
+        self.trusted_proxy_addrs()?;
         anyhow::ensure!(
             self.refresh_idle_ttl <= self.refresh_absolute_ttl,
             "KEYWARD_REFRESH_IDLE_TTL must not exceed KEYWARD_REFRESH_ABSOLUTE_TTL"
         );
         Ok(self)
+    }
+
+    /// The parsed `trusted_proxies`.
+    pub fn trusted_proxy_addrs(&self) -> anyhow::Result<Vec<IpAddr>> {
+        self.trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse()
+                    .map_err(|_| anyhow::anyhow!("KEYWARD_TRUSTED_PROXIES: {s:?} is not an IP address"))
+            })
+            .collect()
     }
 
     /// The `aud` of access tokens.
@@ -119,6 +137,7 @@ impl fmt::Debug for Config {
             .field("login_lockout", &self.login_lockout)
             .field("login_lockout_max", &self.login_lockout_max)
             .field("password_concurrency", &self.password_concurrency)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }

@@ -147,10 +147,19 @@ impl TestApp {
 
     /// Serves the router on a real loopback port; the issuer is that address.
     pub async fn serve() -> (Self, String) {
+        Self::serve_with(|_| {}).await
+    }
+
+    /// As [`TestApp::serve`], with configuration adjusted first.
+    pub async fn serve_with(adjust: impl FnOnce(&mut Config)) -> (Self, String) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         let issuer = format!("http://{addr}");
-        let app = Self::with_config(|c| c.issuer = issuer.clone()).await;
+        let app = Self::with_config(|c| {
+            c.issuer = issuer.clone();
+            adjust(c);
+        })
+        .await;
         let served = app
             .router
             .clone()

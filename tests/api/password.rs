@@ -235,3 +235,71 @@ async fn unknown_accounts_are_throttled_too_so_a_lock_reveals_nothing() {
         .await
         .assert_oauth_error(429, "invalid_grant");
 }
+
+/// A failed password login over a real socket, optionally through a proxy header.
+async fn failed_login(
+    issuer: &str,
+    client: &crate::helpers::TestClient,
+    email: &str,
+    forwarded: Option<&str>,
+) -> u16 {
+    let mut request = reqwest::Client::new()
+        .post(format!("{issuer}/oauth/token"))
+        .basic_auth(&client.id, client.secret.as_deref())
+        .form(&[
+            ("grant_type", "password"),
+            ("username", email),
+            ("password", "wrong"),
+        ]);
+    if let Some(hop) = forwarded {
+        request = request.header("x-forwarded-for", hop);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn an_address_failing_across_many_accounts_is_locked() {
+    // One failure locks an account; an address gets four times as many across accounts.
+    let (app, issuer) = TestApp::serve_with(|c| c.login_max_failures = 1).await;
+    let client = app.full_client().await;
+    for n in 0..4 {
+        assert_eq!(
+            failed_login(&issuer, &client, &format!("u{n}@example.com"), None).await,
+            400
+        );
+    }
+    assert_eq!(
+        failed_login(&issuer, &client, "fresh@example.com", None).await,
+        429
+    );
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_is_counted_apart() {
+    let (app, issuer) = TestApp::serve_with(|c| {
+        c.login_max_failures = 1;
+        c.trusted_proxies = "127.0.0.1".into();
+    })
+    .await;
+    let client = app.full_client().await;
+    for n in 0..6 {
+        let hop = format!("198.51.100.{n}");
+        assert_eq!(
+            failed_login(&issuer, &client, &format!("u{n}@example.com"), Some(&hop)).await,
+            400
+        );
+    }
+    // A forged left-most hop does not escape: the right-most untrusted hop is what counts.
+    for n in 0..4 {
+        let hops = format!("203.0.113.{n}, 198.51.100.99");
+        assert_eq!(
+            failed_login(&issuer, &client, &format!("v{n}@example.com"), Some(&hops)).await,
+            400
+        );
+    }
+    let hops = "203.0.113.200, 198.51.100.99";
+    assert_eq!(
+        failed_login(&issuer, &client, "w@example.com", Some(hops)).await,
+        429
+    );
+}
