@@ -15,13 +15,7 @@ pub struct PlainToken(String);
 impl PlainToken {
     /// 256 bits from the OS CSPRNG, base64url without padding (43 characters).
     pub fn generate() -> Self {
-        let mut bytes = [0u8; 32];
-        // The OS generator failing is not recoverable: nothing secure can be issued without it.
-        #[allow(clippy::expect_used)]
-        SystemRandom::new()
-            .fill(&mut bytes)
-            .expect("the OS random number generator failed");
-        Self(URL_SAFE_NO_PAD.encode(bytes))
+        Self(random_b64url::<32>())
     }
 
     /// Wraps a value presented by a client.
@@ -78,6 +72,17 @@ impl fmt::Debug for TokenHash {
         // A hash is not a credential, but a prefix is all anyone needs to correlate logs.
         write!(f, "TokenHash({}…)", self.0.get(..8).unwrap_or_default())
     }
+}
+
+/// `N` bytes from the OS CSPRNG, base64url without padding.
+pub fn random_b64url<const N: usize>() -> String {
+    let mut bytes = [0u8; N];
+    // The OS generator failing is not recoverable: nothing secure can be issued without it.
+    #[allow(clippy::expect_used)]
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("the OS random number generator failed");
+    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// base64url without padding, as JOSE uses everywhere.

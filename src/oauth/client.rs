@@ -5,7 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::clock::UnixTime;
-use crate::crypto::token::{PlainToken, TokenHash, b64url};
+use crate::crypto::token::{PlainToken, TokenHash, random_b64url};
 use crate::oauth::OAuthError;
 use crate::oauth::params::{Params, form_decode};
 use crate::oauth::request::{CLIENT_CREDENTIALS, GRANT_TYPES};
@@ -193,9 +193,7 @@ pub async fn rotate_secret(db: &Db, id: &str, now: UnixTime) -> anyhow::Result<O
 /// 128 random bits, base64url: 22 characters, never the shape of a UUID, so a client's `sub`
 /// can never equal a user's.
 fn generate_client_id() -> String {
-    let token = PlainToken::generate();
-    let bytes = token.expose().as_bytes();
-    b64url(&bytes[..16]).chars().take(22).collect()
+    random_b64url::<16>()
 }
 
 #[cfg(test)]

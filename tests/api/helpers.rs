@@ -70,6 +70,12 @@ impl TestResponse {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// Asserts 200 and returns the JSON body.
+    pub fn ok(&self) -> Value {
+        assert_eq!(self.status, 200, "{}", String::from_utf8_lossy(&self.body));
+        self.json()
+    }
+
     /// A field of the JSON body as text.
     pub fn str(&self, field: &str) -> String {
         self.json()[field]
@@ -287,20 +293,13 @@ impl TestApp {
 
     /// Introspection by `client`; asserts 200 and returns the body.
     pub async fn introspect(&self, client: &TestClient, token: &str) -> Value {
-        let response = self
-            .post_form(
-                "/oauth/introspect",
-                &format!("token={}", enc(token)),
-                Some(&client.basic()),
-            )
-            .await;
-        assert_eq!(
-            response.status,
-            200,
-            "{}",
-            String::from_utf8_lossy(&response.body)
-        );
-        response.json()
+        self.post_form(
+            "/oauth/introspect",
+            &format!("token={}", enc(token)),
+            Some(&client.basic()),
+        )
+        .await
+        .ok()
     }
 
     pub async fn revoke(&self, client: &TestClient, token: &str) -> TestResponse {
@@ -319,14 +318,7 @@ impl TestApp {
 
     /// Signs in `email` and returns the token response (asserting 200).
     pub async fn login(&self, client: &TestClient, email: &str, password: &str) -> Value {
-        let response = self.password_grant(client, email, password, None).await;
-        assert_eq!(
-            response.status,
-            200,
-            "{}",
-            String::from_utf8_lossy(&response.body)
-        );
-        response.json()
+        self.password_grant(client, email, password, None).await.ok()
     }
 }
 
