@@ -148,10 +148,10 @@ pub fn redact_url(url: &str) -> String {
         return url.to_owned();
     };
     match rest.split_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:<redacted>@{host}")
-        }
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:<redacted>@{host}"),
+            None => url.to_owned(),
+        },
         None => url.to_owned(),
     }
 }
@@ -169,6 +169,7 @@ mod tests {
         let shown = format!("{config:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("postgres://app:<redacted>@db/keyward"));
+        assert_eq!(redact_url("postgres://app@db/k"), "postgres://app@db/k");
     }
 
     #[test]

@@ -122,7 +122,7 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config {
             issuer: "https://id.test".into(),
-            database_url: format!("sqlite://{}", dir.path().join("keyward.db").display()),
+            database_url: database_url(&dir).await,
             keys_dir: dir.path().join("keys"),
             password_concurrency: 2,
             ..Config::default()
@@ -320,6 +320,26 @@ impl TestApp {
     pub async fn login(&self, client: &TestClient, email: &str, password: &str) -> Value {
         self.password_grant(client, email, password, None).await.ok()
     }
+}
+
+/// The database a test runs on: SQLite in its own folder, or, when `KEYWARD_TEST_POSTGRES_URL`
+/// names a PostgreSQL database, a fresh schema of its own there. With the variable set and the
+/// server unreachable, the test fails: it never falls back to SQLite.
+async fn database_url(dir: &TempDir) -> String {
+    let Ok(base) = std::env::var("KEYWARD_TEST_POSTGRES_URL") else {
+        return format!("sqlite://{}", dir.path().join("keyward.db").display());
+    };
+    let schema = format!("kwt_{}", uuid::Uuid::new_v4().simple());
+    let admin = store::connect(&base)
+        .await
+        .unwrap_or_else(|e| panic!("KEYWARD_TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {e:#}"));
+    sqlx::query(sqlx::AssertSqlSafe(format!("create schema {schema}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let separator = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{separator}options=-c%20search_path%3D{schema}")
 }
 
 /// Form-urlencodes a value.
