@@ -33,16 +33,16 @@ impl AppState {
         store::migrate(&db, &config.database_url).await?;
         let keys = KeySet::load_or_generate(&config.keys_dir)
             .with_context(|| format!("loading keys from {}", config.keys_dir.display()))?;
-        Self::from_parts(config, db, keys, clock)
+        Self::from_parts(config, db, keys, clock).await
     }
 
     /// Assembles state from parts already made (tests share one generated key this way).
-    pub fn from_parts(config: Config, db: Db, keys: KeySet, clock: Clock) -> anyhow::Result<Self> {
+    pub async fn from_parts(config: Config, db: Db, keys: KeySet, clock: Clock) -> anyhow::Result<Self> {
         let passwords = PasswordHasher::new(config.password_concurrency)?;
         let trusted_proxies = config.trusted_proxy_addrs()?.into();
         Ok(Self {
             trusted_proxies,
-            families: Families::for_database(db.clone()),
+            families: Families::from_config(&config, db.clone()).await?,
             config: Arc::new(config),
             db,
             keys,

@@ -19,6 +19,11 @@ pub struct Config {
     pub bind: String,
     /// `sqlite://…` (the file and its folder are created) or `postgres://…`.
     pub database_url: String,
+    /// `redis://…` (or several comma-separated seed URLs of a Redis Cluster): refresh families
+    /// and the access-token denylist live there instead of in SQL.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key, so that several deployments or tests can share one Redis.
+    pub redis_prefix: String,
     /// Folder of the RS256 private keys.
     pub keys_dir: PathBuf,
     /// `aud` of access tokens; the issuer when unset.
@@ -54,6 +59,8 @@ impl Default for Config {
             issuer: "http://localhost:8080".into(),
             bind: "127.0.0.1:8080".into(),
             database_url: "sqlite://data/keyward.db".into(),
+            redis_url: None,
+            redis_prefix: "keyward:".into(),
             keys_dir: "keys".into(),
             audience: None,
             access_token_ttl: Duration::from_secs(15 * 60),
@@ -127,6 +134,8 @@ impl fmt::Debug for Config {
             .field("issuer", &self.issuer)
             .field("bind", &self.bind)
             .field("database_url", &redact_url(&self.database_url))
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("redis_prefix", &self.redis_prefix)
             .field("keys_dir", &self.keys_dir)
             .field("audience", &self.audience)
             .field("access_token_ttl", &self.access_token_ttl)

@@ -384,10 +384,13 @@ async fn user_command(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
                 None => users::find_by_email(&db, &user).await?,
             };
             let user = found.with_context(|| format!("no user {user:?}"))?;
-            users::soft_delete(&db, &user.id, now).await?;
-            let ended = Families::for_database(db)
+            // Sessions end first: a failure then leaves a user whose tokens are dead, never a
+            // deleted user whose tokens still work.
+            let ended = Families::from_config(&config, db.clone())
+                .await?
                 .revoke_user(&user.id, "account deleted", now)
                 .await?;
+            users::soft_delete(&db, &user.id, now).await?;
             eprintln!(
                 "deleted user {} ({}); ended {ended} session(s)",
                 user.id, user.email

@@ -4,9 +4,8 @@
 use serde::Serialize;
 
 use crate::app::AppState;
-use crate::crypto::token::TokenHash;
 use crate::oauth::access::{self, looks_like_jwt};
-use crate::store::families::FamilyStore;
+use crate::store::families::{FamilyStore, RefreshToken};
 use crate::store::users::{self, UserStatus};
 
 /// The introspection response (§2.2).
@@ -73,7 +72,10 @@ pub async fn introspect_token(app: &AppState, token: &str) -> anyhow::Result<Int
         });
     }
     let now = app.clock.now();
-    let Some(found) = app.families.find_by_token(&TokenHash::of(token)).await? else {
+    let Some(presented) = RefreshToken::parse(token) else {
+        return Ok(IntrospectionResponse::inactive());
+    };
+    let Some(found) = app.families.find_by_token(&presented).await? else {
         return Ok(IntrospectionResponse::inactive());
     };
     let family = found.family;

@@ -2,11 +2,10 @@
 //! token is denylisted by `jti` until it expires and its session lives on.
 
 use crate::app::AppState;
-use crate::crypto::token::TokenHash;
 use crate::oauth::OAuthError;
 use crate::oauth::access::{looks_like_jwt, verify_signature};
 use crate::store::clients::Client;
-use crate::store::families::FamilyStore;
+use crate::store::families::{FamilyStore, RefreshToken};
 
 /// Revokes `token` if it is `client`'s. Unknown, foreign and malformed tokens change nothing
 /// and are not an error (§2.2). The `token_type_hint` is not needed: our refresh tokens are
@@ -19,13 +18,14 @@ pub async fn revoke_token(app: &AppState, client: &Client, token: &str) -> Resul
             && claims.exp > now
         {
             app.families
-                .deny_access_token(&claims.jti, claims.exp, now)
+                .deny_access_token(&claims.jti, claims.sid.as_deref(), claims.exp, now)
                 .await?;
             tracing::info!(client_id = %client.id, jti = %claims.jti, "access token revoked");
         }
         return Ok(());
     }
-    if let Some(found) = app.families.find_by_token(&TokenHash::of(token)).await?
+    if let Some(presented) = RefreshToken::parse(token)
+        && let Some(found) = app.families.find_by_token(&presented).await?
         && found.family.client_id == client.id
     {
         // §2.1: revoking a refresh token SHOULD also invalidate the access tokens of the same

@@ -8,7 +8,7 @@ use crate::oauth::OAuthError;
 use crate::oauth::request::REFRESH_TOKEN;
 use crate::oauth::scope::Scope;
 use crate::store::clients::Client;
-use crate::store::families::{Family, FamilyStore, NewFamily};
+use crate::store::families::{Family, FamilyStore, NewFamily, RefreshToken};
 use crate::store::users::User;
 
 /// Starts a session for `user` through `client`; returns it and its first refresh token, which
@@ -20,10 +20,12 @@ pub async fn start(
     scope: &Scope,
 ) -> Result<(Family, Option<PlainToken>), OAuthError> {
     let now = app.clock.now();
-    let refresh = client.allows_grant(REFRESH_TOKEN).then(PlainToken::generate);
-    let hash = refresh.as_ref().map(PlainToken::hashed);
+    let id = uuid::Uuid::new_v4().to_string();
+    let refresh = client
+        .allows_grant(REFRESH_TOKEN)
+        .then(|| RefreshToken::issue(&id));
     let family = Family {
-        id: uuid::Uuid::new_v4().to_string(),
+        id,
         user_id: user.id.clone(),
         client_id: client.id.clone(),
         scope: scope.to_string(),
@@ -42,10 +44,11 @@ pub async fn start(
                 scope: &family.scope,
                 auth_time: family.auth_time,
                 absolute_expires_at: family.absolute_expires_at,
-                refresh: hash.as_ref(),
+                expires_at: family.expires_at(app.lifetimes()),
+                refresh: refresh.as_ref().map(|(_, token)| &token.hash),
             },
             now,
         )
         .await?;
-    Ok((family, refresh))
+    Ok((family, refresh.map(|(plain, _)| plain)))
 }

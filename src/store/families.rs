@@ -4,10 +4,43 @@
 use std::future::Future;
 
 use crate::clock::UnixTime;
-use crate::crypto::token::TokenHash;
+use crate::crypto::token::{PlainToken, TokenHash, random_b64url};
 
+/// The Redis backend: one Lua script per atomic step, every key of a family in one hash slot.
+pub mod redis;
 /// The SQL backend.
 pub mod sql;
+
+/// A refresh token names its family: `<family id>.<256 random bits>`. The id lets a store find
+/// the family without an index (on Redis Cluster: its hash slot); only the SHA-256 of the whole
+/// token is stored, and the id reveals nothing that `sid` in the access token does not. A token
+/// made up around a known id is simply unknown: reuse needs a hash the family really issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshToken {
+    pub family_id: String,
+    pub hash: TokenHash,
+}
+
+impl RefreshToken {
+    /// A new token of `family_id`: the value for the client, and what the store keeps.
+    pub fn issue(family_id: &str) -> (PlainToken, Self) {
+        let plain = PlainToken::presented(format!("{family_id}.{}", random_b64url::<32>()));
+        let token = Self {
+            family_id: family_id.to_owned(),
+            hash: plain.hashed(),
+        };
+        (plain, token)
+    }
+
+    /// Reads a presented token; `None` if it cannot be one of ours.
+    pub fn parse(presented: &str) -> Option<Self> {
+        let (family_id, secret) = presented.split_once('.')?;
+        (uuid::Uuid::try_parse(family_id).is_ok() && secret.len() == 43).then(|| Self {
+            family_id: family_id.to_owned(),
+            hash: TokenHash::of(presented),
+        })
+    }
+}
 
 /// A session and the state of its refresh chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +83,9 @@ pub struct NewFamily<'a> {
     pub scope: &'a str,
     pub auth_time: UnixTime,
     pub absolute_expires_at: UnixTime,
+    /// When the first refresh token dies unused: the idle or the absolute expiry, whichever is
+    /// first (stores that expire keys use it as the first TTL).
+    pub expires_at: UnixTime,
     /// The first refresh token, if the client may refresh at all.
     pub refresh: Option<&'a TokenHash>,
 }
@@ -86,11 +122,12 @@ pub trait FamilyStore: Send + Sync {
     fn create(&self, family: NewFamily<'_>, now: UnixTime)
     -> impl Future<Output = anyhow::Result<()>> + Send;
 
-    /// Presents `presented` on behalf of `client_id`; if it is current (or, within the leeway,
-    /// the one just replaced), makes `successor` current. An earlier token revokes the family.
+    /// Presents a refresh token on behalf of `client_id`; if it is current (or, within the
+    /// leeway, the one just replaced), makes `successor` current. An earlier token revokes the
+    /// family.
     fn rotate(
         &self,
-        presented: &TokenHash,
+        presented: &RefreshToken,
         successor: &TokenHash,
         client_id: &str,
         now: UnixTime,
@@ -100,7 +137,7 @@ pub trait FamilyStore: Send + Sync {
     /// The family that issued a refresh token, and whether the token is its current one.
     fn find_by_token(
         &self,
-        hash: &TokenHash,
+        token: &RefreshToken,
     ) -> impl Future<Output = anyhow::Result<Option<Presented>>> + Send;
 
     /// A family by id.
@@ -122,10 +159,11 @@ pub trait FamilyStore: Send + Sync {
         now: UnixTime,
     ) -> impl Future<Output = anyhow::Result<u64>> + Send;
 
-    /// Denylists an access token until it would have expired.
+    /// Denylists an access token (of session `sid`, if a user's) until it would have expired.
     fn deny_access_token(
         &self,
         jti: &str,
+        sid: Option<&str>,
         expires_at: UnixTime,
         now: UnixTime,
     ) -> impl Future<Output = anyhow::Result<()>> + Send;
@@ -139,10 +177,11 @@ pub trait FamilyStore: Send + Sync {
     ) -> impl Future<Output = anyhow::Result<bool>> + Send;
 }
 
-/// The configured backend.
+/// The configured backend: Redis when `KEYWARD_REDIS_URL` is set, the SQL database otherwise.
 #[derive(Clone)]
 pub enum Families {
     Sql(sql::SqlFamilies),
+    Redis(redis::RedisFamilies),
 }
 
 impl Families {
@@ -150,61 +189,69 @@ impl Families {
     pub fn for_database(db: crate::store::Db) -> Self {
         Families::Sql(sql::SqlFamilies::new(db))
     }
+
+    /// The backend the configuration names.
+    pub async fn from_config(config: &crate::config::Config, db: crate::store::Db) -> anyhow::Result<Self> {
+        Ok(match &config.redis_url {
+            Some(url) => Families::Redis(redis::RedisFamilies::connect(url, &config.redis_prefix).await?),
+            None => Families::for_database(db),
+        })
+    }
+}
+
+/// Forwards a call to whichever backend is configured.
+macro_rules! dispatch {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            Families::Sql($store) => $call.await,
+            Families::Redis($store) => $call.await,
+        }
+    };
 }
 
 impl FamilyStore for Families {
     async fn create(&self, family: NewFamily<'_>, now: UnixTime) -> anyhow::Result<()> {
-        match self {
-            Families::Sql(s) => s.create(family, now).await,
-        }
+        dispatch!(self, s => s.create(family, now))
     }
 
     async fn rotate(
         &self,
-        presented: &TokenHash,
+        presented: &RefreshToken,
         successor: &TokenHash,
         client_id: &str,
         now: UnixTime,
         lifetimes: Lifetimes,
     ) -> anyhow::Result<Rotation> {
-        match self {
-            Families::Sql(s) => s.rotate(presented, successor, client_id, now, lifetimes).await,
-        }
+        dispatch!(self, s => s.rotate(presented, successor, client_id, now, lifetimes))
     }
 
-    async fn find_by_token(&self, hash: &TokenHash) -> anyhow::Result<Option<Presented>> {
-        match self {
-            Families::Sql(s) => s.find_by_token(hash).await,
-        }
+    async fn find_by_token(&self, token: &RefreshToken) -> anyhow::Result<Option<Presented>> {
+        dispatch!(self, s => s.find_by_token(token))
     }
 
     async fn find(&self, id: &str) -> anyhow::Result<Option<Family>> {
-        match self {
-            Families::Sql(s) => s.find(id).await,
-        }
+        dispatch!(self, s => s.find(id))
     }
 
     async fn revoke(&self, id: &str, reason: &str, now: UnixTime) -> anyhow::Result<bool> {
-        match self {
-            Families::Sql(s) => s.revoke(id, reason, now).await,
-        }
+        dispatch!(self, s => s.revoke(id, reason, now))
     }
 
     async fn revoke_user(&self, user_id: &str, reason: &str, now: UnixTime) -> anyhow::Result<u64> {
-        match self {
-            Families::Sql(s) => s.revoke_user(user_id, reason, now).await,
-        }
+        dispatch!(self, s => s.revoke_user(user_id, reason, now))
     }
 
-    async fn deny_access_token(&self, jti: &str, expires_at: UnixTime, now: UnixTime) -> anyhow::Result<()> {
-        match self {
-            Families::Sql(s) => s.deny_access_token(jti, expires_at, now).await,
-        }
+    async fn deny_access_token(
+        &self,
+        jti: &str,
+        sid: Option<&str>,
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> anyhow::Result<()> {
+        dispatch!(self, s => s.deny_access_token(jti, sid, expires_at, now))
     }
 
     async fn access_token_live(&self, jti: &str, sid: Option<&str>, now: UnixTime) -> anyhow::Result<bool> {
-        match self {
-            Families::Sql(s) => s.access_token_live(jti, sid, now).await,
-        }
+        dispatch!(self, s => s.access_token_live(jti, sid, now))
     }
 }

@@ -1,11 +1,12 @@
 //! The refresh-family contract (DESIGN.md "Refresh families"), written against the `FamilyStore`
-//! trait so that every backend runs the same suite. Today: SQL on SQLite.
+//! trait so that every backend runs the same suite: SQL on SQLite or PostgreSQL, or Redis when
+//! `KEYWARD_TEST_REDIS_URL` is set (see `helpers::TestApp`).
 
 use keyward::clock::UnixTime;
-use keyward::crypto::token::{PlainToken, TokenHash};
-use keyward::store::families::{Families, FamilyStore, Lifetimes, NewFamily, Rotation};
+use keyward::crypto::token::TokenHash;
+use keyward::store::families::{Families, FamilyStore, Lifetimes, NewFamily, RefreshToken, Rotation};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, claims};
 
 const LIFETIMES: Lifetimes = Lifetimes {
     idle: 3600,
@@ -20,7 +21,7 @@ struct Fixture {
 }
 
 impl Fixture {
-    async fn sql() -> Self {
+    async fn new() -> Self {
         let app = TestApp::spawn().await;
         let user = app.user("owner@example.com", "pw-pw-pw-pw").await;
         let client = app.full_client().await.id;
@@ -36,9 +37,9 @@ impl Fixture {
     }
 
     /// A new family whose first refresh token is returned.
-    async fn family(&self, absolute: i64) -> (String, TokenHash) {
+    async fn family(&self, absolute: i64) -> (String, RefreshToken) {
         let id = uuid::Uuid::new_v4().to_string();
-        let first = PlainToken::generate().hashed();
+        let (_, first) = RefreshToken::issue(&id);
         let now = self.now();
         let new = NewFamily {
             id: &id,
@@ -47,7 +48,8 @@ impl Fixture {
             scope: "openid",
             auth_time: now,
             absolute_expires_at: now + absolute,
-            refresh: Some(&first),
+            expires_at: (now + LIFETIMES.idle).min(now + absolute),
+            refresh: Some(&first.hash),
         };
         self.store().create(new, now).await.unwrap();
         (id, first)
@@ -55,14 +57,14 @@ impl Fixture {
 
     async fn rotate(
         &self,
-        presented: &TokenHash,
+        presented: &RefreshToken,
         at: UnixTime,
         lifetimes: Lifetimes,
-    ) -> (Rotation, TokenHash) {
-        let successor = PlainToken::generate().hashed();
+    ) -> (Rotation, RefreshToken) {
+        let (_, successor) = RefreshToken::issue(&presented.family_id);
         let outcome = self
             .store()
-            .rotate(presented, &successor, &self.client, at, lifetimes)
+            .rotate(presented, &successor.hash, &self.client, at, lifetimes)
             .await
             .unwrap();
         (outcome, successor)
@@ -71,7 +73,7 @@ impl Fixture {
 
 #[tokio::test]
 async fn rotation_replaces_the_current_token() {
-    let f = Fixture::sql().await;
+    let f = Fixture::new().await;
     let (id, first) = f.family(86_400).await;
     let (outcome, second) = f.rotate(&first, f.now(), LIFETIMES).await;
     let Rotation::Rotated(family) = outcome else {
@@ -86,7 +88,7 @@ async fn rotation_replaces_the_current_token() {
 
 #[tokio::test]
 async fn presenting_an_earlier_token_revokes_the_family() {
-    let f = Fixture::sql().await;
+    let f = Fixture::new().await;
     let (id, first) = f.family(86_400).await;
     let (_, second) = f.rotate(&first, f.now(), LIFETIMES).await;
     let (_, third) = f.rotate(&second, f.now(), LIFETIMES).await;
@@ -102,10 +104,20 @@ async fn presenting_an_earlier_token_revokes_the_family() {
 
 #[tokio::test]
 async fn unknown_tokens_and_other_clients_change_nothing() {
-    let f = Fixture::sql().await;
+    let f = Fixture::new().await;
     let (id, first) = f.family(86_400).await;
-    let (unknown, _) = f.rotate(&TokenHash::of("never issued"), f.now(), LIFETIMES).await;
+    // A token made up around the real family id is unknown, not reuse: the family lives on.
+    let made_up = RefreshToken {
+        family_id: id.clone(),
+        hash: TokenHash::of("never issued"),
+    };
+    let (unknown, _) = f.rotate(&made_up, f.now(), LIFETIMES).await;
     assert_eq!(unknown, Rotation::Invalid);
+    let (_, elsewhere) = RefreshToken::issue(&uuid::Uuid::new_v4().to_string());
+    assert_eq!(
+        f.rotate(&elsewhere, f.now(), LIFETIMES).await.0,
+        Rotation::Invalid
+    );
     let other = f
         .store()
         .rotate(&first, &TokenHash::of("x"), "another-client", f.now(), LIFETIMES)
@@ -121,7 +133,7 @@ async fn unknown_tokens_and_other_clients_change_nothing() {
 
 #[tokio::test]
 async fn idle_and_absolute_expiry() {
-    let f = Fixture::sql().await;
+    let f = Fixture::new().await;
     let (_, first) = f.family(86_400).await;
     let (idle, _) = f.rotate(&first, f.now() + 3600, LIFETIMES).await;
     assert_eq!(idle, Rotation::Invalid, "unused for the idle lifetime");
@@ -140,7 +152,7 @@ async fn idle_and_absolute_expiry() {
 
 #[tokio::test]
 async fn leeway_lets_the_previous_token_through_once_per_rotation_window() {
-    let f = Fixture::sql().await;
+    let f = Fixture::new().await;
     let leeway = Lifetimes {
         idle: 3600,
         leeway: 30,
@@ -158,7 +170,7 @@ async fn leeway_lets_the_previous_token_through_once_per_rotation_window() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_rotations_of_one_token_have_one_winner() {
-    let f = Fixture::sql().await;
+    let f = Fixture::new().await;
     let (_, first) = f.family(86_400).await;
     let mut tasks = Vec::new();
     for _ in 0..20 {
@@ -166,7 +178,13 @@ async fn twenty_concurrent_rotations_of_one_token_have_one_winner() {
         let (first, client, now) = (first.clone(), f.client.clone(), f.now());
         tasks.push(tokio::spawn(async move {
             store
-                .rotate(&first, &PlainToken::generate().hashed(), &client, now, LIFETIMES)
+                .rotate(
+                    &first,
+                    &RefreshToken::issue(&first.family_id).1.hash,
+                    &client,
+                    now,
+                    LIFETIMES,
+                )
                 .await
                 .unwrap()
         }));
@@ -182,7 +200,7 @@ async fn twenty_concurrent_rotations_of_one_token_have_one_winner() {
 
 #[tokio::test]
 async fn revoking_a_user_ends_all_their_families() {
-    let f = Fixture::sql().await;
+    let f = Fixture::new().await;
     let (a, _) = f.family(86_400).await;
     let (b, token_b) = f.family(86_400).await;
     assert_eq!(f.store().revoke_user(&f.user, "test", f.now()).await.unwrap(), 2);
@@ -194,7 +212,7 @@ async fn revoking_a_user_ends_all_their_families() {
 
 #[tokio::test]
 async fn access_tokens_die_with_their_session_or_by_denylist_until_expiry() {
-    let f = Fixture::sql().await;
+    let f = Fixture::new().await;
     let (sid, _) = f.family(86_400).await;
     let now = f.now();
     assert!(
@@ -204,7 +222,20 @@ async fn access_tokens_die_with_their_session_or_by_denylist_until_expiry() {
             .unwrap()
     );
     assert!(f.store().access_token_live("jti-2", None, now).await.unwrap());
-    f.store().deny_access_token("jti-2", now + 60, now).await.unwrap();
+    f.store()
+        .deny_access_token("jti-2", None, now + 60, now)
+        .await
+        .unwrap();
+    f.store()
+        .deny_access_token("jti-4", Some(&sid), now + 60, now)
+        .await
+        .unwrap();
+    assert!(
+        !f.store()
+            .access_token_live("jti-4", Some(&sid), now)
+            .await
+            .unwrap()
+    );
     assert!(!f.store().access_token_live("jti-2", None, now).await.unwrap());
     assert!(
         f.store()
@@ -226,4 +257,35 @@ async fn access_tokens_die_with_their_session_or_by_denylist_until_expiry() {
             .await
             .unwrap()
     );
+}
+
+#[tokio::test]
+async fn sessions_and_revocations_live_in_the_configured_backend_only() {
+    // With Redis configured, families and denylist entries live there, never in SQL.
+    let app = TestApp::spawn().await;
+    let client = app.full_client().await;
+    app.user("ada@example.com", "pw-pw-pw-pw").await;
+    let tokens = app.login(&client, "ada@example.com", "pw-pw-pw-pw").await;
+    app.revoke(&client, tokens["access_token"].as_str().unwrap())
+        .await;
+    let count = |table: &'static str| {
+        let db = app.state.db.clone();
+        async move {
+            let sql = match table {
+                "families" => "select count(*) from families",
+                "refresh_tokens" => "select count(*) from refresh_tokens",
+                _ => "select count(*) from access_denylist",
+            };
+            sqlx::query_scalar::<_, i64>(sql).fetch_one(&db).await.unwrap()
+        }
+    };
+    let in_sql = i64::from(app.state.config.redis_url.is_none());
+    assert_eq!(count("families").await, in_sql);
+    assert_eq!(count("refresh_tokens").await, in_sql);
+    assert_eq!(count("access_denylist").await, in_sql);
+    let sid = claims(tokens["access_token"].as_str().unwrap())["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(app.state.families.find(&sid).await.unwrap().is_some());
 }

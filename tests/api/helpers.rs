@@ -127,6 +127,11 @@ impl TestApp {
             password_concurrency: 2,
             ..Config::default()
         };
+        if let Ok(url) = std::env::var("KEYWARD_TEST_REDIS_URL") {
+            // Families in Redis, under a prefix of this test's own.
+            config.redis_url = Some(url);
+            config.redis_prefix = format!("kwtest:{}:", uuid::Uuid::new_v4().simple());
+        }
         adjust(&mut config);
         Self::build(config, dir).await
     }
@@ -142,7 +147,9 @@ impl TestApp {
         store::migrate(&db, &config.database_url).await.unwrap();
         let keys = KeySet::load(&config.keys_dir).unwrap();
         let clock = Clock::manual(system_now());
-        let state = AppState::from_parts(config, db, keys, clock.clone()).unwrap();
+        let state = AppState::from_parts(config, db, keys, clock.clone())
+            .await
+            .unwrap();
         Self {
             router: router(state.clone()),
             state,

@@ -30,13 +30,11 @@ async fn login_issues_access_refresh_and_id_tokens_for_one_session() {
     let body = response.json();
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["scope"], "email openid profile");
-    assert_eq!(
-        body["refresh_token"].as_str().unwrap().len(),
-        43,
-        "256 bits, base64url"
-    );
-
     let access = claims(body["access_token"].as_str().unwrap());
+    // `<session id>.<256 random bits, base64url>`
+    let (family, secret) = body["refresh_token"].as_str().unwrap().split_once('.').unwrap();
+    assert_eq!(family, access["sid"]);
+    assert_eq!(secret.len(), 43);
     assert_eq!(
         jwt_header(body["access_token"].as_str().unwrap())["typ"],
         "at+jwt"

@@ -7,7 +7,7 @@ use crate::oauth::OAuthError;
 use crate::oauth::scope::Scope;
 use crate::oauth::tokens::{self, TokenResponse};
 use crate::store::clients::Client;
-use crate::store::families::{FamilyStore, Rotation};
+use crate::store::families::{FamilyStore, RefreshToken, Rotation};
 use crate::store::users::{self, UserStatus};
 
 /// Rotates the presented refresh token and issues tokens for the same session.
@@ -17,8 +17,10 @@ pub async fn exchange(
     refresh_token: PlainToken,
     scope: Option<Scope>,
 ) -> Result<TokenResponse, OAuthError> {
-    let presented = refresh_token.hashed();
     let invalid = || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
+    let Some(presented) = RefreshToken::parse(refresh_token.expose()) else {
+        return Err(invalid());
+    };
     // A narrower scope is checked before rotating, so a refused request does not use up the
     // token. The family's scope never changes, so this read cannot go stale.
     if let Some(requested) = &scope
@@ -30,11 +32,11 @@ pub async fn exchange(
             "a refresh may narrow the scope, never widen it (RFC 6749 §6)".into(),
         ));
     }
-    let successor = PlainToken::generate();
+    let (successor, successor_ref) = RefreshToken::issue(&presented.family_id);
     let now = app.clock.now();
     let family = match app
         .families
-        .rotate(&presented, &successor.hashed(), &client.id, now, app.lifetimes())
+        .rotate(&presented, &successor_ref.hash, &client.id, now, app.lifetimes())
         .await?
     {
         Rotation::Rotated(family) => family,

@@ -4,7 +4,7 @@
 
 use sqlx::FromRow;
 
-use super::{Family, FamilyStore, Lifetimes, NewFamily, Presented, Rotation};
+use super::{Family, FamilyStore, Lifetimes, NewFamily, Presented, RefreshToken, Rotation};
 use crate::clock::UnixTime;
 use crate::crypto::token::TokenHash;
 use crate::store::Db;
@@ -102,7 +102,7 @@ impl FamilyStore for SqlFamilies {
 
     async fn rotate(
         &self,
-        presented: &TokenHash,
+        presented: &RefreshToken,
         successor: &TokenHash,
         client_id: &str,
         now: UnixTime,
@@ -120,7 +120,7 @@ impl FamilyStore for SqlFamilies {
              returning ",
             columns!()
         ))
-        .bind(presented.as_str())
+        .bind(presented.hash.as_str())
         .bind(successor.as_str())
         .bind(client_id)
         .bind(now)
@@ -138,16 +138,18 @@ impl FamilyStore for SqlFamilies {
             "select ",
             f_columns!(),
             ", f.current_hash, f.previous_hash
-             from refresh_tokens t join families f on f.id = t.family_id where t.hash = $1"
+             from refresh_tokens t join families f on f.id = t.family_id
+             where t.hash = $1 and t.family_id = $2"
         ))
-        .bind(presented.as_str())
+        .bind(presented.hash.as_str())
+        .bind(&presented.family_id)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(found) = found else {
             return Ok(Rotation::Invalid);
         };
-        let is_previous = found.previous_hash.as_deref() == Some(presented.as_str());
-        let is_current = found.current_hash.as_deref() == Some(presented.as_str());
+        let is_previous = found.previous_hash.as_deref() == Some(presented.hash.as_str());
+        let is_current = found.current_hash.as_deref() == Some(presented.hash.as_str());
         let family = Family::from(found.family);
         // Another client's token, a dead session or an expired chain: refuse, change nothing.
         if family.client_id != client_id || !family.refreshable(now, lifetimes) || is_current {
@@ -165,7 +167,7 @@ impl FamilyStore for SqlFamilies {
             ))
             .bind(&family.id)
             .bind(successor.as_str())
-            .bind(presented.as_str())
+            .bind(presented.hash.as_str())
             .fetch_optional(&mut *tx)
             .await?;
             let Some(row) = rotated else {
@@ -186,14 +188,17 @@ impl FamilyStore for SqlFamilies {
         }))
     }
 
-    async fn find_by_token(&self, hash: &TokenHash) -> anyhow::Result<Option<Presented>> {
+    async fn find_by_token(&self, token: &RefreshToken) -> anyhow::Result<Option<Presented>> {
+        let hash = &token.hash;
         let found: Option<PresentedRow> = sqlx::query_as(concat!(
             "select ",
             f_columns!(),
             ", f.current_hash, f.previous_hash
-             from refresh_tokens t join families f on f.id = t.family_id where t.hash = $1"
+             from refresh_tokens t join families f on f.id = t.family_id
+             where t.hash = $1 and t.family_id = $2"
         ))
         .bind(hash.as_str())
+        .bind(&token.family_id)
         .fetch_optional(&self.db)
         .await?;
         Ok(found.map(|row| Presented {
@@ -229,7 +234,13 @@ impl FamilyStore for SqlFamilies {
         Ok(done.rows_affected())
     }
 
-    async fn deny_access_token(&self, jti: &str, expires_at: UnixTime, now: UnixTime) -> anyhow::Result<()> {
+    async fn deny_access_token(
+        &self,
+        jti: &str,
+        _sid: Option<&str>,
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> anyhow::Result<()> {
         let mut tx = self.db.begin().await?;
         sqlx::query(
             "insert into access_denylist (jti, expires_at) values ($1, $2)
