@@ -74,15 +74,20 @@ impl fmt::Debug for TokenHash {
     }
 }
 
-/// `N` bytes from the OS CSPRNG, base64url without padding.
-pub fn random_b64url<const N: usize>() -> String {
+/// `N` bytes from the OS CSPRNG.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     // The OS generator failing is not recoverable: nothing secure can be issued without it.
     #[allow(clippy::expect_used)]
     SystemRandom::new()
         .fill(&mut bytes)
         .expect("the OS random number generator failed");
-    URL_SAFE_NO_PAD.encode(bytes)
+    bytes
+}
+
+/// `N` bytes from the OS CSPRNG, base64url without padding.
+pub fn random_b64url<const N: usize>() -> String {
+    URL_SAFE_NO_PAD.encode(random_bytes::<N>())
 }
 
 /// base64url without padding, as JOSE uses everywhere.

@@ -5,7 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::clock::UnixTime;
-use crate::crypto::token::{PlainToken, TokenHash, random_b64url};
+use crate::crypto::token::{PlainToken, TokenHash, random_bytes};
 use crate::oauth::OAuthError;
 use crate::oauth::params::{Params, form_decode};
 use crate::oauth::request::{CLIENT_CREDENTIALS, GRANT_TYPES};
@@ -190,10 +190,31 @@ pub async fn rotate_secret(db: &Db, id: &str, now: UnixTime) -> anyhow::Result<O
         .then_some(secret))
 }
 
-/// 128 random bits, base64url: 22 characters, never the shape of a UUID, so a client's `sub`
-/// can never equal a user's.
+/// 128 random bits as 26 characters of lowercase base32 (RFC 4648 alphabet): safe in URLs, in
+/// Basic credentials and on a command line (never a leading `-`), and never the shape of a UUID,
+/// so a client's `sub` can never equal a user's.
 fn generate_client_id() -> String {
-    random_b64url::<16>()
+    base32_lower(&random_bytes::<16>())
+}
+
+/// RFC 4648 §6 base32, lowercase, without padding.
+fn base32_lower(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let mut id = String::with_capacity(26);
+    let (mut buffer, mut bits) = (0u32, 0u32);
+    for &byte in bytes {
+        // Only the low `bits` bits are pending; older ones are shifted out and masked off.
+        buffer = (buffer << 8) | u32::from(byte);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            id.push(char::from(ALPHABET[((buffer >> bits) & 31) as usize]));
+        }
+    }
+    if bits > 0 {
+        id.push(char::from(ALPHABET[((buffer << (5 - bits)) & 31) as usize]));
+    }
+    id
 }
 
 #[cfg(test)]
@@ -232,9 +253,26 @@ mod tests {
     }
 
     #[test]
-    fn generated_client_ids_are_never_uuids() {
-        let id = generate_client_id();
-        assert_eq!(id.len(), 22);
-        assert!(uuid::Uuid::parse_str(&id).is_err());
+    fn base32_matches_rfc4648() {
+        // Expected value from Python: base64.b32encode(bytes(range(16))).lower().rstrip("=")
+        assert_eq!(
+            base32_lower(&(0u8..16).collect::<Vec<_>>()),
+            "aaaqeayeaudaocajbifqydiob4"
+        );
+        assert_eq!(base32_lower(b"foobar"), "mzxw6ytboi");
+    }
+
+    #[test]
+    fn generated_client_ids_are_plain_lowercase_and_never_uuids() {
+        for _ in 0..200 {
+            let id = generate_client_id();
+            assert_eq!(id.len(), 26);
+            assert!(
+                id.bytes()
+                    .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b)),
+                "{id}"
+            );
+            assert!(uuid::Uuid::parse_str(&id).is_err());
+        }
     }
 }
