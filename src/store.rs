@@ -43,7 +43,8 @@ pub async fn connect(url: &str) -> anyhow::Result<Db> {
         .disable_statement_logging();
     let pool = AnyPoolOptions::new()
         .max_connections(if sqlite { 8 } else { 16 })
-        .acquire_timeout(Duration::from_secs(5))
+        // Bounded: with the database gone, a request fails within this instead of hanging.
+        .acquire_timeout(Duration::from_secs(3))
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if sqlite {
@@ -97,6 +98,33 @@ fn create_sqlite_parent(url: &str) -> anyhow::Result<()> {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
     Ok(())
+}
+
+/// Whether an error means a backing service could not be reached (a pool timeout, a refused or
+/// dropped connection, an I/O timeout), as opposed to a fault in the request or in keyward: the
+/// request may succeed when retried, so it is answered 503 with `Retry-After`.
+pub fn is_unavailable(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        if let Some(sql) = cause.downcast_ref::<sqlx::Error>() {
+            return sql_unavailable(sql);
+        }
+        if let Some(redis) = cause.downcast_ref::<redis::RedisError>() {
+            return redis.is_io_error()
+                || redis.is_timeout()
+                || redis.is_connection_dropped()
+                || redis.is_connection_refusal()
+                || redis.is_cluster_error();
+        }
+        cause.downcast_ref::<std::io::Error>().is_some()
+    })
+}
+
+/// The sqlx errors that mean the database is unreachable.
+pub fn sql_unavailable(err: &sqlx::Error) -> bool {
+    matches!(
+        err,
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_)
+    )
 }
 
 /// Whether an error is a unique-constraint violation (a duplicate email, client id, …).

@@ -16,8 +16,12 @@ const REALM: &str = "keyward";
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        if let OAuthError::Internal(err) = &self {
-            tracing::error!(error = ?err, "request failed");
+        match &self {
+            OAuthError::Internal(err) => tracing::error!(error = ?err, "request failed"),
+            OAuthError::Unavailable(err) => {
+                tracing::warn!(error = %format!("{err:#}"), "dependency unavailable")
+            }
+            _ => {}
         }
         let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::BAD_REQUEST);
         let body = json!({ "error": self.code(), "error_description": self.description() });
@@ -36,6 +40,9 @@ impl IntoResponse for OAuthError {
             }
             OAuthError::TooManyAttempts { retry_after } => {
                 headers.insert(RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            OAuthError::Unavailable(_) => {
+                headers.insert(RETRY_AFTER, HeaderValue::from(UNAVAILABLE_RETRY_AFTER));
             }
             _ => {}
         }
@@ -65,6 +72,10 @@ impl IntoResponse for BearerError {
                 "the access token lacks a required scope",
                 Some(*scope),
             ),
+            BearerError::Unavailable(err) => {
+                tracing::warn!(error = %format!("{err:#}"), "dependency unavailable");
+                return unavailable();
+            }
             BearerError::Internal(err) => {
                 tracing::error!(error = ?err, "request failed");
                 return internal_error();
@@ -97,6 +108,21 @@ fn quoted(text: &str) -> String {
     text.chars()
         .filter(|c| matches!(*c as u32, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E))
         .collect()
+}
+
+/// Seconds a client should wait before retrying after a 503.
+const UNAVAILABLE_RETRY_AFTER: u64 = 5;
+
+fn unavailable() -> Response {
+    let body = json!({
+        "error": "temporarily_unavailable",
+        "error_description": "the service is temporarily unavailable; retry shortly"
+    });
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(UNAVAILABLE_RETRY_AFTER));
+    response
 }
 
 fn internal_error() -> Response {

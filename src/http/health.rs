@@ -15,12 +15,21 @@ pub async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The process can serve: its database answers.
+/// The process can serve: its database answers, and Redis too when families live there.
 pub async fn ready(State(app): State<AppState>) -> Response {
-    if store::ping(&app.db).await {
-        Json(json!({ "status": "ready", "database": "up" })).into_response()
+    let (database, redis) = tokio::join!(store::ping(&app.db), app.families.ping());
+    let state = |up: bool| if up { "up" } else { "down" };
+    let ready = database && redis.unwrap_or(true);
+    let mut body = json!({
+        "status": if ready { "ready" } else { "unavailable" },
+        "database": state(database),
+    });
+    if let Some(redis) = redis {
+        body["redis"] = state(redis).into();
+    }
+    if ready {
+        Json(body).into_response()
     } else {
-        let body = Json(json!({ "status": "unavailable", "database": "down" }));
-        (StatusCode::SERVICE_UNAVAILABLE, [(RETRY_AFTER, "5")], body).into_response()
+        (StatusCode::SERVICE_UNAVAILABLE, [(RETRY_AFTER, "5")], Json(body)).into_response()
     }
 }

@@ -25,14 +25,27 @@ pub enum OAuthError {
     /// The body exceeded the limit: `invalid_request` with status 413.
     #[error("request body too large")]
     PayloadTooLarge,
+    /// A backing service (database, Redis) is unreachable: 503 with `Retry-After`.
+    #[error("a backing service is unavailable: {0:#}")]
+    Unavailable(anyhow::Error),
     /// A fault of ours; logged with its chain, shown only as `server_error`.
     #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for OAuthError {
+    fn from(err: anyhow::Error) -> Self {
+        if crate::store::is_unavailable(&err) {
+            OAuthError::Unavailable(err)
+        } else {
+            OAuthError::Internal(err)
+        }
+    }
 }
 
 impl From<sqlx::Error> for OAuthError {
     fn from(err: sqlx::Error) -> Self {
-        OAuthError::Internal(err.into())
+        OAuthError::from(anyhow::Error::from(err))
     }
 }
 
@@ -54,6 +67,7 @@ impl OAuthError {
             OAuthError::UnauthorizedClient(_) => "unauthorized_client",
             OAuthError::UnsupportedGrantType(_) => "unsupported_grant_type",
             OAuthError::InvalidScope(_) => "invalid_scope",
+            OAuthError::Unavailable(_) => "temporarily_unavailable",
             OAuthError::Internal(_) => "server_error",
         }
     }
@@ -64,6 +78,7 @@ impl OAuthError {
             OAuthError::InvalidClient(_) => 401,
             OAuthError::TooManyAttempts { .. } => 429,
             OAuthError::PayloadTooLarge => 413,
+            OAuthError::Unavailable(_) => 503,
             OAuthError::Internal(_) => 500,
             _ => 400,
         }
@@ -82,6 +97,9 @@ impl OAuthError {
                 "too many failed sign-in attempts; retry in {retry_after} seconds"
             )),
             OAuthError::PayloadTooLarge => Cow::Borrowed("request body too large"),
+            OAuthError::Unavailable(_) => {
+                Cow::Borrowed("the service is temporarily unavailable; retry shortly")
+            }
             OAuthError::Internal(_) => Cow::Borrowed("the server could not complete the request"),
         }
     }
@@ -99,12 +117,25 @@ pub enum BearerError {
     InvalidToken(Text),
     #[error("insufficient_scope: requires {0}")]
     InsufficientScope(&'static str),
+    /// The token's state could not be checked: 503, never a guess.
+    #[error("a backing service is unavailable: {0:#}")]
+    Unavailable(anyhow::Error),
     #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for BearerError {
+    fn from(err: anyhow::Error) -> Self {
+        if crate::store::is_unavailable(&err) {
+            BearerError::Unavailable(err)
+        } else {
+            BearerError::Internal(err)
+        }
+    }
 }
 
 impl From<sqlx::Error> for BearerError {
     fn from(err: sqlx::Error) -> Self {
-        BearerError::Internal(err.into())
+        BearerError::from(anyhow::Error::from(err))
     }
 }

@@ -190,6 +190,15 @@ impl Families {
         Families::Sql(sql::SqlFamilies::new(db))
     }
 
+    /// Whether a separate families backend answers: `None` when families live in the
+    /// application database (whose own check covers them).
+    pub async fn ping(&self) -> Option<bool> {
+        match self {
+            Families::Sql(_) => None,
+            Families::Redis(redis) => Some(redis.ping().await),
+        }
+    }
+
     /// The backend the configuration names.
     pub async fn from_config(config: &crate::config::Config, db: crate::store::Db) -> anyhow::Result<Self> {
         Ok(match &config.redis_url {

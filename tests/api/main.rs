@@ -6,6 +6,7 @@ mod cli;
 mod client_credentials;
 mod discovery;
 mod families;
+mod faults;
 mod health;
 mod helpers;
 mod introspection;

@@ -82,6 +82,11 @@ impl RedisFamilies {
         })
     }
 
+    /// Whether Redis answers a PING.
+    pub async fn ping(&self) -> bool {
+        self.query::<String>(&redis::cmd("PING")).await.is_ok()
+    }
+
     fn family_key(&self, id: &str) -> String {
         format!("{}{{{id}}}:family", self.prefix)
     }
