@@ -49,6 +49,9 @@ pub struct Config {
     pub login_lockout_max: Duration,
     /// Argon2id computations allowed at once; 0 means one per CPU.
     pub password_concurrency: usize,
+    /// How long a stopping server waits for in-flight requests before exiting anyway.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
     /// Comma-separated addresses of reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: String,
 }
@@ -72,6 +75,7 @@ impl Default for Config {
             login_lockout_max: Duration::from_secs(15 * 60),
             password_concurrency: 0,
             trusted_proxies: String::new(),
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }
@@ -147,6 +151,7 @@ impl fmt::Debug for Config {
             .field("login_lockout_max", &self.login_lockout_max)
             .field("password_concurrency", &self.password_concurrency)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("shutdown_grace", &self.shutdown_grace)
             .finish()
     }
 }

@@ -178,12 +178,25 @@ async fn serve(config: Config, dev: bool) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {bind}"))?;
     tracing::info!(issuer = %state.config.issuer, %bind, kid = state.keys.signing().kid(), "serving");
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    let grace = state.config.shutdown_grace;
+    let stopping = std::sync::Arc::new(tokio::sync::Notify::new());
+    let signalled = stopping.clone();
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!(
+            ?grace,
+            "stopping: no new connections; finishing requests in flight"
+        );
+        signalled.notify_one();
+    });
+    // In-flight requests get `grace` to finish; a stalled client cannot hold the process up.
+    tokio::select! {
+        served = server => served?,
+        () = async { stopping.notified().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!("requests still in flight after the grace period; exiting anyway");
+        }
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -102,11 +102,24 @@ pub struct KeySet {
 }
 
 impl KeySet {
-    /// Loads every key in `dir`, generating an RSA-2048 key first if there is none.
+    /// Loads every key in `dir`, generating an RSA-2048 key first if there is none. Replicas
+    /// sharing the folder may start together: an exclusive lock makes exactly one of them
+    /// generate, and the others load that key.
     pub fn load_or_generate(dir: &Path) -> anyhow::Result<Self> {
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(dir.join(".generate.lock"))
+            .with_context(|| format!("opening the key lock in {}", dir.display()))?;
+        lock.lock()
+            .with_context(|| format!("locking {}", dir.display()))?;
         if read_keys(dir)?.is_empty() {
             generate(dir)?;
         }
+        lock.unlock()?;
         Self::load(dir)
     }
 

@@ -336,8 +336,13 @@ async fn database_url(dir: &TempDir) -> String {
     let Ok(base) = std::env::var("KEYWARD_TEST_POSTGRES_URL") else {
         return format!("sqlite://{}", dir.path().join("keyward.db").display());
     };
+    postgres_schema(&base).await
+}
+
+/// A new, empty schema in the PostgreSQL database `base`, as a URL that selects it.
+pub async fn postgres_schema(base: &str) -> String {
     let schema = format!("kwt_{}", uuid::Uuid::new_v4().simple());
-    let admin = store::connect(&base)
+    let admin = store::connect(base)
         .await
         .unwrap_or_else(|e| panic!("KEYWARD_TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {e:#}"));
     sqlx::query(sqlx::AssertSqlSafe(format!("create schema {schema}")))
