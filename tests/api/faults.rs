@@ -171,3 +171,131 @@ async fn a_redis_outage_answers_fast_503s_fails_closed_and_recovers() {
          ready again {recovered_after:?} after Redis returned"
     );
 }
+
+/// A TCP relay to the real PostgreSQL that the test can cut and restore: to keyward, a cut
+/// relay is a database that refuses new connections and has dropped the open ones.
+struct Relay {
+    port: u16,
+    target: String,
+    tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Relay {
+    async fn start(target: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let relay = Self {
+            port,
+            target: target.to_owned(),
+            tasks: Default::default(),
+        };
+        relay.open().await;
+        relay
+    }
+
+    async fn open(&self) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .unwrap();
+        let (target, tasks) = (self.target.clone(), self.tasks.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let target = target.clone();
+                let relay = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                tasks.lock().unwrap().push(relay);
+            }
+        });
+        self.tasks.lock().unwrap().push(accept);
+    }
+
+    fn cut(&self) {
+        for task in self.tasks.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL (KEYWARD_TEST_POSTGRES_URL); run by .ci/fault-tests"]
+async fn a_database_outage_answers_fast_503s_and_recovers() {
+    let base = std::env::var("KEYWARD_TEST_POSTGRES_URL").expect("KEYWARD_TEST_POSTGRES_URL");
+    let authority = base
+        .split('@')
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_owned();
+    let relay = Relay::start(&authority).await;
+    let through_relay = base.replacen(&authority, &format!("127.0.0.1:{}", relay.port), 1);
+    let database_url = crate::helpers::postgres_schema(&through_relay).await;
+    let app = TestApp::with_config(|c| {
+        c.database_url = database_url;
+        c.redis_url = None;
+    })
+    .await;
+    let client = app.full_client().await;
+    app.user("ada@example.com", "pw-pw-pw-pw").await;
+    let tokens = app.login(&client, "ada@example.com", "pw-pw-pw-pw").await;
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+
+    relay.cut();
+    let timed = Instant::now();
+    let login = app
+        .password_grant(&client, "ada@example.com", "pw-pw-pw-pw", None)
+        .await;
+    let login_took = timed.elapsed();
+    login.assert_oauth_error(503, "temporarily_unavailable");
+    assert_eq!(login.header("retry-after"), Some("5"));
+    let timed = Instant::now();
+    app.client_credentials(&client)
+        .await
+        .assert_oauth_error(503, "temporarily_unavailable");
+    let issue_took = timed.elapsed();
+    let introspection = app
+        .post_form(
+            "/oauth/introspect",
+            &format!("token={access}"),
+            Some(&client.basic()),
+        )
+        .await;
+    introspection.assert_oauth_error(503, "temporarily_unavailable");
+    assert_eq!(app.userinfo(&access).await.status, 503);
+    let ready = app.get("/ready", None).await;
+    assert_eq!(ready.status, 503);
+    assert_eq!(ready.json(), json!({"status": "unavailable", "database": "down"}));
+
+    relay.open().await;
+    let timed = Instant::now();
+    loop {
+        if app.get("/ready", None).await.status == 200 {
+            break;
+        }
+        assert!(
+            timed.elapsed() < Duration::from_secs(30),
+            "keyward did not recover after the database returned"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let recovered_after = timed.elapsed();
+    assert_eq!(
+        app.introspect(&client, &access).await["active"],
+        true,
+        "nothing was lost"
+    );
+    assert_eq!(
+        app.login(&client, "ada@example.com", "pw-pw-pw-pw").await["token_type"],
+        "Bearer"
+    );
+
+    eprintln!(
+        "database outage: password grant failed in {login_took:?}, client credentials in \
+         {issue_took:?}; ready again {recovered_after:?} after the database returned"
+    );
+}
