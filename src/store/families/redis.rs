@@ -116,6 +116,15 @@ impl RedisFamilies {
         result.context("Redis script failed")
     }
 
+    /// Several commands on one key (one hash slot) in one round trip.
+    async fn pipeline(&self, pipe: &redis::Pipeline) -> anyhow::Result<()> {
+        let result: redis::RedisResult<()> = match &self.conn {
+            Connection::Single(c) => pipe.query_async(&mut c.clone()).await,
+            Connection::Cluster(c) => pipe.query_async(&mut c.clone()).await,
+        };
+        result.context("Redis pipeline failed")
+    }
+
     async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> anyhow::Result<T> {
         let result = match &self.conn {
             Connection::Single(c) => cmd.query_async(&mut c.clone()).await,
@@ -154,14 +163,14 @@ impl FamilyStore for RedisFamilies {
         // The user's index first: if the family write then fails, a dangling id is harmless,
         // whereas a family missing from the index would survive the user's deletion.
         let user_key = self.user_key(family.user_id);
-        self.query::<()>(redis::cmd("SADD").arg(&user_key).arg(family.id))
-            .await?;
-        self.query::<()>(
-            redis::cmd("EXPIREAT")
-                .arg(&user_key)
-                .arg(family.absolute_expires_at),
-        )
-        .await?;
+        let mut index = redis::pipe();
+        index.cmd("SADD").arg(&user_key).arg(family.id).ignore();
+        index
+            .cmd("EXPIREAT")
+            .arg(&user_key)
+            .arg(family.absolute_expires_at)
+            .ignore();
+        self.pipeline(&index).await?;
         self.run::<i64>(
             CREATE
                 .key(self.family_key(family.id))
