@@ -134,18 +134,7 @@ impl FamilyStore for SqlFamilies {
             return Ok(Rotation::Rotated(family));
         }
 
-        let found: Option<PresentedRow> = sqlx::query_as(concat!(
-            "select ",
-            f_columns!(),
-            ", f.current_hash, f.previous_hash
-             from refresh_tokens t join families f on f.id = t.family_id
-             where t.hash = $1 and t.family_id = $2"
-        ))
-        .bind(presented.hash.as_str())
-        .bind(&presented.family_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(found) = found else {
+        let Some(found) = find_presented(&mut *tx, presented).await? else {
             return Ok(Rotation::Invalid);
         };
         let is_previous = found.previous_hash.as_deref() == Some(presented.hash.as_str());
@@ -189,20 +178,9 @@ impl FamilyStore for SqlFamilies {
     }
 
     async fn find_by_token(&self, token: &RefreshToken) -> anyhow::Result<Option<Presented>> {
-        let hash = &token.hash;
-        let found: Option<PresentedRow> = sqlx::query_as(concat!(
-            "select ",
-            f_columns!(),
-            ", f.current_hash, f.previous_hash
-             from refresh_tokens t join families f on f.id = t.family_id
-             where t.hash = $1 and t.family_id = $2"
-        ))
-        .bind(hash.as_str())
-        .bind(&token.family_id)
-        .fetch_optional(&self.db)
-        .await?;
+        let found = find_presented(&self.db, token).await?;
         Ok(found.map(|row| Presented {
-            current: row.current_hash.as_deref() == Some(hash.as_str()),
+            current: row.current_hash.as_deref() == Some(token.hash.as_str()),
             family: Family::from(row.family),
         }))
     }
@@ -272,6 +250,24 @@ impl FamilyStore for SqlFamilies {
         .await?;
         Ok(denied == 0 && (sid.is_none() || live_sessions == 1))
     }
+}
+
+/// The family that issued `token`, with its current and previous hashes.
+async fn find_presented<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    token: &RefreshToken,
+) -> Result<Option<PresentedRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "select ",
+        f_columns!(),
+        ", f.current_hash, f.previous_hash
+         from refresh_tokens t join families f on f.id = t.family_id
+         where t.hash = $1 and t.family_id = $2"
+    ))
+    .bind(token.hash.as_str())
+    .bind(&token.family_id)
+    .fetch_optional(executor)
+    .await
 }
 
 async fn record_token(
