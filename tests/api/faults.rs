@@ -39,7 +39,8 @@ impl ThrowawayRedis {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    fn launch(&mut self) {
+    /// Starts redis-server on this port; false if it exited at once (the port was taken).
+    fn launch(&mut self) -> bool {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -60,9 +61,17 @@ impl ThrowawayRedis {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while !self.answers() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
+            let exited = self
+                .child
+                .as_mut()
+                .is_some_and(|c| c.try_wait().unwrap().is_some());
+            if exited || Instant::now() >= deadline {
+                self.stop();
+                return false;
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
+        true
     }
 
     fn answers(&self) -> bool {
@@ -143,7 +152,7 @@ async fn a_redis_outage_answers_fast_503s_fails_closed_and_recovers() {
         json!({"status": "unavailable", "database": "up", "redis": "down"})
     );
 
-    redis.launch();
+    assert!(redis.launch(), "redis-server did not restart on its port");
     let timed = Instant::now();
     loop {
         if app.get("/ready", None).await.status == 200 {
@@ -182,24 +191,34 @@ struct Relay {
 
 impl Relay {
     async fn start(target: &str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        // Bound at port 0 and kept: no window in which another test could take the port.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
         let relay = Self {
             port,
             target: target.to_owned(),
             tasks: Default::default(),
         };
-        relay.open().await;
+        relay.serve(listener);
         relay
     }
 
+    /// Listens again after a cut; the aborted listener may take a moment to close.
     async fn open(&self) {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
-            .await
-            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let listener = loop {
+            match tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await {
+                Ok(listener) => break listener,
+                Err(e) if Instant::now() < deadline && e.kind() == std::io::ErrorKind::AddrInUse => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("the relay cannot listen again on {}: {e}", self.port),
+            }
+        };
+        self.serve(listener);
+    }
+
+    fn serve(&self, listener: tokio::net::TcpListener) {
         let (target, tasks) = (self.target.clone(), self.tasks.clone());
         let accept = tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {

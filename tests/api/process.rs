@@ -14,53 +14,65 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `keyward serve` in `dir` with `env`; waits until `/health` answers.
+    /// Starts `keyward serve` in `dir` with `env`; waits until `/health` answers. A port picked
+    /// free may be taken by a parallel test before the child binds it: then another is tried.
     pub fn start(dir: &Path, keys: &Path, env: &[(&str, String)]) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
-        command
-            .arg("serve")
-            .current_dir(dir)
-            .env("KEYWARD_BIND", format!("127.0.0.1:{port}"))
-            .env("KEYWARD_KEYS_DIR", keys)
-            .env(
-                "KEYWARD_DATABASE_URL",
-                format!("sqlite://{}/kw.db", dir.display()),
-            )
-            .env("KEYWARD_PASSWORD_CONCURRENCY", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        for (name, value) in env {
-            command.env(name, value);
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
+            command
+                .arg("serve")
+                .current_dir(dir)
+                .env("KEYWARD_BIND", format!("127.0.0.1:{port}"))
+                .env("KEYWARD_KEYS_DIR", keys)
+                .env(
+                    "KEYWARD_DATABASE_URL",
+                    format!("sqlite://{}/kw.db", dir.display()),
+                )
+                .env("KEYWARD_PASSWORD_CONCURRENCY", "1")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            for (name, value) in env {
+                command.env(name, value);
+            }
+            let mut server = Self {
+                port,
+                child: command.spawn().unwrap(),
+            };
+            if server.wait_healthy() {
+                return server;
+            }
+            let _ = server.child.kill();
         }
-        let server = Self {
-            port,
-            child: command.spawn().unwrap(),
-        };
-        server.wait_healthy();
-        server
+        panic!("keyward did not start");
     }
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn wait_healthy(&self) {
+    /// Waits for `/health`; false if the process exited (its port was taken) or never answered.
+    fn wait_healthy(&mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
+            if self.child.try_wait().unwrap().is_some() {
+                return false;
+            }
             if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) {
                 let _ = stream.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
                 let mut reply = String::new();
                 let _ = stream.read_to_string(&mut reply);
                 if reply.starts_with("HTTP/1.1 200") {
-                    return;
+                    return true;
                 }
             }
-            assert!(Instant::now() < deadline, "keyward did not become healthy");
+            if Instant::now() >= deadline {
+                return false;
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
     }
