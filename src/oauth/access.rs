@@ -5,6 +5,7 @@ use crate::app::AppState;
 use crate::crypto::jwt::{self, ACCESS_TOKEN_TYP};
 use crate::oauth::BearerError;
 use crate::oauth::tokens::AccessClaims;
+use crate::store;
 use crate::store::families::FamilyStore;
 
 /// The token of an `Authorization: Bearer …` header value.
@@ -30,11 +31,13 @@ pub async fn verify(app: &AppState, token: &str) -> anyhow::Result<Option<Access
     if claims.exp <= now {
         return Ok(None);
     }
-    let live = app
-        .families
-        .access_token_live(&claims.jti, claims.sid.as_deref(), now)
-        .await?;
-    Ok(live.then_some(claims))
+    // Deleting a client ends every token it holds at once, whichever store keeps its sessions.
+    let (live, client) = tokio::try_join!(
+        app.families
+            .access_token_live(&claims.jti, claims.sid.as_deref(), now),
+        async { Ok(store::clients::exists(&app.db, &claims.client_id).await?) },
+    )?;
+    Ok((live && client).then_some(claims))
 }
 
 /// The claims of an access token signed by one of our keys for our issuer, expired or not.

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::app::AppState;
 use crate::oauth::access::{self, looks_like_jwt};
+use crate::store;
 use crate::store::families::{FamilyStore, RefreshToken};
 use crate::store::users::{self, UserStatus};
 
@@ -79,7 +80,10 @@ pub async fn introspect_token(app: &AppState, token: &str) -> anyhow::Result<Int
         return Ok(IntrospectionResponse::inactive());
     };
     let family = found.family;
-    if !found.current || !family.refreshable(now, app.lifetimes()) {
+    if !found.current
+        || !family.refreshable(now, app.lifetimes())
+        || !store::clients::exists(&app.db, &family.client_id).await?
+    {
         return Ok(IntrospectionResponse::inactive());
     }
     let Some(user) = users::find(&app.db, &family.user_id)

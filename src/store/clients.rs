@@ -108,6 +108,15 @@ pub async fn find(db: &Db, id: &str) -> Result<Option<Client>, sqlx::Error> {
     Ok(row.map(Client::from))
 }
 
+/// Whether a client is (still) registered.
+pub async fn exists(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
+    let found: Option<i64> = sqlx::query_scalar("select 1 from clients where id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    Ok(found.is_some())
+}
+
 /// Every client, oldest first.
 pub async fn list(db: &Db) -> Result<Vec<Client>, sqlx::Error> {
     let rows: Vec<ClientRow> = sqlx::query_as(concat!(

@@ -134,3 +134,33 @@ async fn introspection_requires_a_confidential_clients_credentials() {
         .await;
     as_public.assert_oauth_error(401, "invalid_client");
 }
+
+#[tokio::test]
+async fn deleting_a_client_ends_every_token_it_holds_at_once() {
+    let app = TestApp::spawn().await;
+    let doomed = app.full_client().await;
+    let resource_server = app.client(&["client_credentials"], "").await;
+    app.user("ada@example.com", "pw-pw-pw-pw").await;
+    let user_tokens = app.login(&doomed, "ada@example.com", "pw-pw-pw-pw").await;
+    let machine = app.client_credentials(&doomed).await.str("access_token");
+    let tokens = [
+        user_tokens["access_token"].as_str().unwrap(),
+        user_tokens["refresh_token"].as_str().unwrap(),
+        machine.as_str(),
+    ];
+    for token in tokens {
+        assert_eq!(app.introspect(&resource_server, token).await["active"], true);
+    }
+    assert!(
+        keyward::store::clients::delete(&app.state.db, &doomed.id)
+            .await
+            .unwrap()
+    );
+    for token in tokens {
+        assert_eq!(
+            app.introspect(&resource_server, token).await,
+            json!({"active": false})
+        );
+    }
+    assert_eq!(app.userinfo(tokens[0]).await.status, 401);
+}
