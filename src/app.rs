@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::crypto::keys::KeySet;
 use crate::crypto::password::PasswordHasher;
 use crate::store::families::{Families, Lifetimes};
+use crate::store::retention::{self, Pruned};
 use crate::store::{self, Db};
 
 pub use crate::http::router;
@@ -49,6 +50,22 @@ impl AppState {
             clock,
             passwords,
         })
+    }
+
+    /// Deletes what can no longer matter: ended sessions whose access tokens have expired too,
+    /// expired denylist entries, forgotten login streaks. Families in Redis expire by themselves.
+    pub async fn prune(&self) -> anyhow::Result<Pruned> {
+        let now = self.clock.now();
+        let access = crate::clock::seconds(self.config.access_token_ttl);
+        let idle = self.lifetimes().idle;
+        Ok(retention::prune(
+            &self.db,
+            now,
+            now - access,
+            now.saturating_sub(idle).saturating_sub(access),
+            now - crate::oauth::throttle::FORGET_AFTER,
+        )
+        .await?)
     }
 
     /// Refresh-token lifetimes in seconds.

@@ -178,6 +178,7 @@ async fn serve(config: Config, dev: bool) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {bind}"))?;
     tracing::info!(issuer = %state.config.issuer, %bind, kid = state.keys.signing().kid(), "serving");
+    tokio::spawn(prune_periodically(state.clone()));
     let grace = state.config.shutdown_grace;
     let stopping = std::sync::Arc::new(tokio::sync::Notify::new());
     let signalled = stopping.clone();
@@ -199,6 +200,18 @@ async fn serve(config: Config, dev: bool) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Every ten minutes, removes rows that can no longer change any answer.
+async fn prune_periodically(state: AppState) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        match state.prune().await {
+            Ok(pruned) => tracing::debug!(?pruned, "pruned expired rows"),
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "pruning expired rows failed"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

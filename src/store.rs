@@ -14,6 +14,8 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 pub mod clients;
 /// Refresh families (sessions) and the access-token denylist: one trait, one backend per engine.
 pub mod families;
+/// Pruning rows that can no longer change any answer.
+pub mod retention;
 /// Failed-login counters for brute-force protection.
 pub mod throttle;
 /// Users and their roles.

@@ -289,3 +289,53 @@ async fn sessions_and_revocations_live_in_the_configured_backend_only() {
         .to_owned();
     assert!(app.state.families.find(&sid).await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn pruning_removes_only_what_can_no_longer_matter() {
+    use std::time::Duration;
+    let app = TestApp::with_config(|c| {
+        c.refresh_idle_ttl = Duration::from_secs(3600);
+        c.refresh_absolute_ttl = Duration::from_secs(7200);
+    })
+    .await;
+    let sql_families = app.state.config.redis_url.is_none();
+    let client = app.full_client().await;
+    app.user("ada@example.com", "pw-pw-pw-pw").await;
+    let old = app.login(&client, "ada@example.com", "pw-pw-pw-pw").await;
+    app.revoke(&client, old["access_token"].as_str().unwrap()).await;
+    app.password_grant(&client, "ghost@example.com", "x", None).await;
+    assert_eq!(
+        app.state.prune().await.unwrap(),
+        Default::default(),
+        "nothing has ended yet"
+    );
+
+    // Past the session's absolute lifetime and the last access token's expiry.
+    app.clock.advance(Duration::from_secs(7200 + 900 + 1));
+    let fresh = app.login(&client, "ada@example.com", "pw-pw-pw-pw").await;
+    let pruned = app.state.prune().await.unwrap();
+    assert_eq!(pruned.families, u64::from(sql_families));
+    assert_eq!(pruned.denylist, u64::from(sql_families));
+    assert_eq!(pruned.throttle, 0, "a streak is kept for a day");
+    let fresh_sid = claims(fresh["access_token"].as_str().unwrap())["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(app.state.families.find(&fresh_sid).await.unwrap().is_some());
+    // The removed family's issued tokens went with it (foreign-key cascade).
+    let orphans: i64 = sqlx::query_scalar("select count(*) from refresh_tokens where family_id <> $1")
+        .bind(&fresh_sid)
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(orphans, 0);
+    assert_eq!(
+        app.refresh(&client, fresh["refresh_token"].as_str().unwrap())
+            .await
+            .status,
+        200
+    );
+
+    app.clock.advance(Duration::from_secs(24 * 3600));
+    assert_eq!(app.state.prune().await.unwrap().throttle, 1);
+}
