@@ -30,8 +30,7 @@ pub struct AppState {
 impl AppState {
     /// Connects, migrates and loads (or generates) the keys.
     pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
-        let db = store::connect(&config.database_url).await?;
-        store::migrate(&db, &config.database_url).await?;
+        let db = store::open(&config.database_url).await?;
         let keys = KeySet::load_or_generate(&config.keys_dir)
             .with_context(|| format!("loading keys from {}", config.keys_dir.display()))?;
         Self::from_parts(config, db, keys, clock).await

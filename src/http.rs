@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
+use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -74,6 +74,3 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
         }))
 }
-
-/// `Retry-After`, as a header name usable in tuples.
-pub(crate) const RETRY_AFTER: HeaderName = header::RETRY_AFTER;

@@ -147,21 +147,15 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { dev } => serve(config, dev).await,
         Command::Migrate => {
-            let db = open(&config).await?;
+            let db = store::open(&config.database_url).await?;
             db.close().await;
             eprintln!("migrations applied");
             Ok(())
         }
-        Command::Client(cmd) => client_command(&open(&config).await?, cmd).await,
+        Command::Client(cmd) => client_command(&store::open(&config.database_url).await?, cmd).await,
         Command::User(cmd) => user_command(config, cmd).await,
         Command::Keys(KeysCommand::List(flag)) => keys_list(&config.keys_dir, flag.json),
     }
-}
-
-async fn open(config: &Config) -> anyhow::Result<Db> {
-    let db = store::connect(&config.database_url).await?;
-    store::migrate(&db, &config.database_url).await?;
-    Ok(db)
 }
 
 async fn serve(config: Config, dev: bool) -> anyhow::Result<()> {
@@ -327,7 +321,7 @@ fn client_json(c: &store::clients::Client) -> serde_json::Value {
 }
 
 async fn user_command(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
-    let db = open(&config).await?;
+    let db = store::open(&config.database_url).await?;
     let now = keyward::clock::system_now();
     match cmd {
         UserCommand::Create {

@@ -66,6 +66,13 @@ pub async fn connect(url: &str) -> anyhow::Result<Db> {
     Ok(pool)
 }
 
+/// Connects and applies the migrations: what every entry point needs before it can work.
+pub async fn open(url: &str) -> anyhow::Result<Db> {
+    let db = connect(url).await?;
+    migrate(&db, url).await?;
+    Ok(db)
+}
+
 /// Applies the embedded migrations of the pool's engine.
 pub async fn migrate(db: &Db, url: &str) -> anyhow::Result<()> {
     let migrator = if is_sqlite(url) {

@@ -4,12 +4,11 @@
 use std::any::Any;
 
 use axum::Json;
-use axum::http::header::{CACHE_CONTROL, PRAGMA, WWW_AUTHENTICATE};
+use axum::http::header::{CACHE_CONTROL, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::http::RETRY_AFTER;
 use crate::oauth::{BearerError, OAuthError};
 
 const REALM: &str = "keyward";

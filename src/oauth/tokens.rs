@@ -77,30 +77,8 @@ pub struct TokenResponse {
 /// Tokens for a client acting on its own behalf: `sub` is the client id (RFC 9068 §2.2), which
 /// can never equal a user id, and no refresh token (RFC 6749 §4.4.3).
 pub fn for_client(app: &AppState, client: &Client, scope: &Scope) -> Result<TokenResponse, OAuthError> {
-    let now = app.clock.now();
-    let ttl = seconds(app.config.access_token_ttl);
-    let claims = AccessClaims {
-        iss: app.config.issuer.clone(),
-        sub: client.id.clone(),
-        aud: app.config.access_token_audience().to_owned(),
-        exp: now + ttl,
-        iat: now,
-        jti: uuid::Uuid::new_v4().to_string(),
-        client_id: client.id.clone(),
-        scope: scope.to_string(),
-        sid: None,
-        auth_time: None,
-        roles: None,
-    };
-    let access_token = jwt::sign(app.keys.signing(), ACCESS_TOKEN_TYP, &claims)?;
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in: ttl,
-        refresh_token: None,
-        id_token: None,
-        scope: (!scope.is_empty()).then(|| scope.to_string()),
-    })
+    let access = AccessToken::mint(app, client, &client.id, scope, None)?;
+    Ok(access.response(scope, None, None))
 }
 
 /// Tokens for a user in a session: an access token carrying `sid`, the refresh token if one was
@@ -113,22 +91,7 @@ pub fn for_user(
     scope: &Scope,
     refresh_token: Option<PlainToken>,
 ) -> Result<TokenResponse, OAuthError> {
-    let now = app.clock.now();
-    let ttl = seconds(app.config.access_token_ttl);
-    let claims = AccessClaims {
-        iss: app.config.issuer.clone(),
-        sub: user.id.clone(),
-        aud: app.config.access_token_audience().to_owned(),
-        exp: now + ttl,
-        iat: now,
-        jti: uuid::Uuid::new_v4().to_string(),
-        client_id: client.id.clone(),
-        scope: scope.to_string(),
-        sid: Some(session.id.clone()),
-        auth_time: Some(session.auth_time),
-        roles: Some(user.roles.clone()),
-    };
-    let access_token = jwt::sign(app.keys.signing(), ACCESS_TOKEN_TYP, &claims)?;
+    let access = AccessToken::mint(app, client, &user.id, scope, Some((user, session)))?;
     let id_token = if scope.contains("openid") {
         let email = scope.contains("email");
         let id = IdClaims {
@@ -136,11 +99,11 @@ pub fn for_user(
             sub: &user.id,
             aud: &client.id,
             azp: &client.id,
-            exp: now + ttl,
-            iat: now,
+            exp: access.issued_at + access.lifetime,
+            iat: access.issued_at,
             auth_time: session.auth_time,
             sid: &session.id,
-            at_hash: jwt::at_hash(&access_token),
+            at_hash: jwt::at_hash(&access.token),
             email: email.then_some(user.email.as_str()),
             email_verified: email.then_some(user.email_verified),
             name: if scope.contains("profile") {
@@ -153,12 +116,61 @@ pub fn for_user(
     } else {
         None
     };
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in: ttl,
-        refresh_token: refresh_token.map(|t| t.expose().to_owned()),
-        id_token,
-        scope: (!scope.is_empty()).then(|| scope.to_string()),
-    })
+    Ok(access.response(scope, refresh_token, id_token))
+}
+
+/// A signed access token and when it was issued, for the response and the ID token.
+struct AccessToken {
+    token: String,
+    issued_at: i64,
+    lifetime: i64,
+}
+
+impl AccessToken {
+    /// Signs an access token for `subject`; user tokens carry the session and the user's roles.
+    fn mint(
+        app: &AppState,
+        client: &Client,
+        subject: &str,
+        scope: &Scope,
+        user_session: Option<(&User, &Family)>,
+    ) -> Result<Self, OAuthError> {
+        let issued_at = app.clock.now();
+        let lifetime = seconds(app.config.access_token_ttl);
+        let claims = AccessClaims {
+            iss: app.config.issuer.clone(),
+            sub: subject.to_owned(),
+            aud: app.config.access_token_audience().to_owned(),
+            exp: issued_at + lifetime,
+            iat: issued_at,
+            jti: uuid::Uuid::new_v4().to_string(),
+            client_id: client.id.clone(),
+            scope: scope.to_string(),
+            sid: user_session.map(|(_, session)| session.id.clone()),
+            auth_time: user_session.map(|(_, session)| session.auth_time),
+            roles: user_session.map(|(user, _)| user.roles.clone()),
+        };
+        let token = jwt::sign(app.keys.signing(), ACCESS_TOKEN_TYP, &claims)?;
+        Ok(Self {
+            token,
+            issued_at,
+            lifetime,
+        })
+    }
+
+    fn response(
+        self,
+        scope: &Scope,
+        refresh_token: Option<PlainToken>,
+        id_token: Option<String>,
+    ) -> TokenResponse {
+        TokenResponse {
+            access_token: self.token,
+            token_type: "Bearer",
+            expires_in: self.lifetime,
+            refresh_token: refresh_token.map(|t| t.expose().to_owned()),
+            id_token,
+            scope: (!scope.is_empty()).then(|| scope.to_string()),
+        }
+    }
 }

@@ -143,8 +143,7 @@ impl TestApp {
         if !key_path.exists() {
             std::fs::write(&key_path, pem).unwrap();
         }
-        let db = store::connect(&config.database_url).await.unwrap();
-        store::migrate(&db, &config.database_url).await.unwrap();
+        let db = store::open(&config.database_url).await.unwrap();
         let keys = KeySet::load(&config.keys_dir).unwrap();
         let clock = Clock::manual(system_now());
         let state = AppState::from_parts(config, db, keys, clock.clone())
