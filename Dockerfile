@@ -8,6 +8,8 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock rustfmt.toml clippy.toml ./
 COPY src src
 COPY migrations migrations
+COPY assets assets
+COPY benches benches
 RUN cargo build --release --locked \
     && strip target/release/keyward
 

@@ -8,8 +8,13 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::keys::KeySet;
 use crate::crypto::password::PasswordHasher;
+use crate::mail::Mailer;
+use crate::oauth::verified::VerifiedTokens;
+use crate::store::cache::TtlCache;
+use crate::store::clients::Client;
 use crate::store::families::{Families, Lifetimes};
 use crate::store::retention::{self, Pruned};
+use crate::store::users::User;
 use crate::store::{self, Db};
 
 pub use crate::http::router;
@@ -23,6 +28,12 @@ pub struct AppState {
     pub keys: KeySet,
     pub clock: Clock,
     pub passwords: PasswordHasher,
+    pub mailer: Mailer,
+    /// Clients and users by id, for at most two seconds.
+    pub clients: TtlCache<Client>,
+    pub users: TtlCache<User>,
+    /// Access tokens whose signature verified.
+    pub verified: VerifiedTokens,
     /// Peers whose `X-Forwarded-For` names the real client.
     pub trusted_proxies: Arc<[std::net::IpAddr]>,
 }
@@ -38,8 +49,9 @@ impl AppState {
 
     /// Assembles state from parts already made (tests share one generated key this way).
     pub async fn from_parts(config: Config, db: Db, keys: KeySet, clock: Clock) -> anyhow::Result<Self> {
-        let passwords = PasswordHasher::new(config.password_concurrency)?;
+        let passwords = PasswordHasher::new(config.password_concurrency, config.password_queue)?;
         let trusted_proxies = config.trusted_proxy_addrs()?.into();
+        let mailer = Mailer::from_config(&config)?;
         Ok(Self {
             trusted_proxies,
             families: Families::from_config(&config, db.clone()).await?,
@@ -48,6 +60,10 @@ impl AppState {
             keys,
             clock,
             passwords,
+            mailer,
+            clients: TtlCache::default(),
+            users: TtlCache::default(),
+            verified: VerifiedTokens::default(),
         })
     }
 
@@ -65,6 +81,22 @@ impl AppState {
             now - crate::oauth::throttle::FORGET_AFTER,
         )
         .await?)
+    }
+
+    /// A registered client, through the cache.
+    pub async fn client(&self, id: &str) -> Result<Option<Arc<Client>>, sqlx::Error> {
+        let now = self.clock.now();
+        self.clients
+            .get_or_load(id, now, crate::store::clients::find(&self.db, id))
+            .await
+    }
+
+    /// A live account, through the cache.
+    pub async fn user(&self, id: &str) -> Result<Option<Arc<User>>, sqlx::Error> {
+        let now = self.clock.now();
+        self.users
+            .get_or_load(id, now, crate::store::users::find(&self.db, id))
+            .await
     }
 
     /// Refresh-token lifetimes in seconds.

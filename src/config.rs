@@ -49,11 +49,33 @@ pub struct Config {
     pub login_lockout_max: Duration,
     /// Argon2id computations allowed at once; 0 means one per CPU.
     pub password_concurrency: usize,
+    /// Password checks that may wait for a free computation; more are answered 503 at once.
+    /// 0 means twice `password_concurrency`.
+    pub password_queue: usize,
     /// How long a stopping server waits for in-flight requests before exiting anyway.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
     /// Comma-separated addresses of reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: String,
+    /// Whether anyone may create an account through `POST /api/v1/users`.
+    pub signup: Signup,
+    /// `smtp://`, `smtps://` or `smtp://…?tls=required` URL of the mail relay.
+    pub smtp_url: Option<String>,
+    /// A folder that receives every outgoing email as an `.eml` file, instead of SMTP.
+    pub mail_outbox: Option<PathBuf>,
+    /// The `From` of outgoing email; `keyward <noreply@ISSUER-HOST>` when unset.
+    pub mail_from: Option<String>,
+    /// How long an email-verification link works.
+    #[serde(with = "humantime_serde")]
+    pub email_verification_ttl: Duration,
+}
+
+/// Whether sign-up is open to anyone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Signup {
+    Open,
+    Closed,
 }
 
 impl Default for Config {
@@ -74,8 +96,14 @@ impl Default for Config {
             login_lockout: Duration::from_secs(30),
             login_lockout_max: Duration::from_secs(15 * 60),
             password_concurrency: 0,
+            password_queue: 0,
             trusted_proxies: String::new(),
             shutdown_grace: Duration::from_secs(10),
+            signup: Signup::Open,
+            smtp_url: None,
+            mail_outbox: None,
+            mail_from: None,
+            email_verification_ttl: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -107,6 +135,10 @@ impl Config {
         );
         self.trusted_proxy_addrs()?;
         anyhow::ensure!(
+            self.smtp_url.is_none() || self.mail_outbox.is_none(),
+            "set KEYWARD_SMTP_URL or KEYWARD_MAIL_OUTBOX, not both"
+        );
+        anyhow::ensure!(
             self.refresh_idle_ttl <= self.refresh_absolute_ttl,
             "KEYWARD_REFRESH_IDLE_TTL must not exceed KEYWARD_REFRESH_ABSOLUTE_TTL"
         );
@@ -124,6 +156,18 @@ impl Config {
                     .map_err(|_| anyhow::anyhow!("KEYWARD_TRUSTED_PROXIES: {s:?} is not an IP address"))
             })
             .collect()
+    }
+
+    /// The `From` address of outgoing email.
+    pub fn mail_sender(&self) -> String {
+        match &self.mail_from {
+            Some(from) => from.clone(),
+            None => {
+                let host = self.issuer.split("://").nth(1).unwrap_or("localhost");
+                let host = host.split(['/', ':']).next().unwrap_or("localhost");
+                format!("keyward <noreply@{host}>")
+            }
+        }
     }
 
     /// The `aud` of access tokens.
@@ -150,8 +194,14 @@ impl fmt::Debug for Config {
             .field("login_lockout", &self.login_lockout)
             .field("login_lockout_max", &self.login_lockout_max)
             .field("password_concurrency", &self.password_concurrency)
+            .field("password_queue", &self.password_queue)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("signup", &self.signup)
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("mail_outbox", &self.mail_outbox)
+            .field("mail_from", &self.mail_from)
+            .field("email_verification_ttl", &self.email_verification_ttl)
             .finish()
     }
 }

@@ -1,4 +1,4 @@
-//! `serve --dev`: a demo client and user, their credentials in `keyward-dev.env`, and curl
+//! `serve --dev`: a demo client, a demo user and a demo admin, their credentials in `keyward-dev.env`, and curl
 //! commands that work as printed.
 
 use std::io::Write;
@@ -13,10 +13,11 @@ use keyward::store::{self, users};
 
 const CLIENT_ID: &str = "demo";
 const USER_EMAIL: &str = "demo@example.com";
+const ADMIN_EMAIL: &str = "admin@example.com";
 /// Where the demo credentials are written (mode 0600) for `source`-ing in a shell.
 pub const ENV_FILE: &str = "keyward-dev.env";
 
-/// Ensures the demo client and user exist and that `keyward-dev.env` holds working credentials.
+/// Ensures the demo client and accounts exist and that `keyward-dev.env` holds working credentials.
 /// Secrets are stored only as hashes, so when the file is gone they are replaced, not recovered.
 pub async fn prepare(app: &AppState) -> anyhow::Result<()> {
     let now = app.clock.now();
@@ -24,7 +25,8 @@ pub async fn prepare(app: &AppState) -> anyhow::Result<()> {
     let env_file = Path::new(ENV_FILE);
     let client = store::clients::find(db, CLIENT_ID).await?;
     let user = users::find_by_email(db, USER_EMAIL).await?;
-    if client.is_some() && user.is_some() && env_file.exists() {
+    let admin = users::find_by_email(db, ADMIN_EMAIL).await?;
+    if client.is_some() && user.is_some() && admin.is_some() && env_file.exists() {
         print_walkthrough(app);
         return Ok(());
     }
@@ -46,28 +48,15 @@ pub async fn prepare(app: &AppState) -> anyhow::Result<()> {
         }
     };
     let secret = secret.ok_or_else(|| anyhow::anyhow!("the demo client has no secret"))?;
-    let password = Password::new(PlainToken::generate().expose());
-    let hash = app.passwords.hash(password.clone()).await?;
-    match user {
-        Some(user) => {
-            users::set_password_hash(db, &user.id, &hash, now).await?;
-        }
-        None => {
-            let roles = ["user".to_owned()];
-            let new = users::NewUser {
-                email: USER_EMAIL,
-                password_hash: Some(hash),
-                name: Some("Demo User"),
-                roles: &roles,
-            };
-            users::create(db, new, now).await?;
-        }
-    }
+    let password = with_new_password(app, USER_EMAIL, "Demo User", &["user"]).await?;
+    let admin_password = with_new_password(app, ADMIN_EMAIL, "Demo Admin", &["admin", "user"]).await?;
     let text = format!(
-        "KW_ISSUER={}\nKW_CLIENT_ID={CLIENT_ID}\nKW_CLIENT_SECRET={}\nKW_USER={USER_EMAIL}\nKW_PASSWORD={}\n",
+        "KW_ISSUER={}\nKW_CLIENT_ID={CLIENT_ID}\nKW_CLIENT_SECRET={}\nKW_USER={USER_EMAIL}\nKW_PASSWORD={}\n\
+         KW_ADMIN={ADMIN_EMAIL}\nKW_ADMIN_PASSWORD={}\n",
         app.config.issuer,
         secret.expose(),
-        password.expose()
+        password.expose(),
+        admin_password.expose()
     );
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -79,6 +68,34 @@ pub async fn prepare(app: &AppState) -> anyhow::Result<()> {
     eprintln!("\nDemo credentials (also written to {ENV_FILE}, mode 0600):\n\n{text}");
     print_walkthrough(app);
     Ok(())
+}
+
+/// Gives the demo account `email` a new generated password, creating it with `roles` if absent.
+async fn with_new_password(
+    app: &AppState,
+    email: &str,
+    name: &str,
+    roles: &[&str],
+) -> anyhow::Result<Password> {
+    let now = app.clock.now();
+    let password = Password::new(PlainToken::generate().expose());
+    let hash = app.passwords.hash(password.clone()).await?;
+    match users::find_by_email(&app.db, email).await? {
+        Some(user) => {
+            users::set_password_hash(&app.db, &user.id, &hash, now).await?;
+        }
+        None => {
+            let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+            let new = users::NewUser {
+                email,
+                password_hash: Some(hash),
+                name: Some(name),
+                roles: &roles,
+            };
+            users::create(&app.db, new, now).await?;
+        }
+    }
+    Ok(password)
 }
 
 fn print_walkthrough(app: &AppState) {
@@ -93,6 +110,11 @@ keyward is running in development mode at {issuer}. In another shell:
   curl -s -u "$KW_CLIENT_ID:$KW_CLIENT_SECRET" -d grant_type=password \
        --data-urlencode "username=$KW_USER" --data-urlencode "password=$KW_PASSWORD" \
        -d "scope=openid email profile" "$KW_ISSUER/oauth/token"
+  # sign up (the verification email lands in data/outbox/), then see README "Accounts"
+  curl -s -H 'Content-Type: application/json' \
+       -d '{{"email":"you@example.com","password":"a passphrase of yours"}}' "$KW_ISSUER/api/v1/users"
+
+The demo admin is $KW_ADMIN. Interactive API docs: {issuer}/docs
 "#,
         issuer = app.config.issuer
     );

@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Request, StatusCode, header};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -15,10 +16,14 @@ use crate::oauth::metadata::{
     AUTHORIZATION_PATH, INTROSPECTION_PATH, JWKS_PATH, REVOCATION_PATH, TOKEN_PATH, USERINFO_PATH,
 };
 
+/// The account and admin API.
+mod api;
 /// The not-yet-available authorization endpoint.
 mod authorize;
 /// Metadata and JWKS.
 mod discovery;
+/// The OpenAPI document and the interactive docs.
+mod docs;
 /// Protocol errors as HTTP responses.
 mod error;
 /// Form, client-address and header extractors.
@@ -33,6 +38,37 @@ mod revoke;
 mod token;
 /// OIDC Core §5.3 UserInfo endpoint.
 mod userinfo;
+
+fn api_routes() -> Router<AppState> {
+    use api::{account, admin};
+    Router::new()
+        .route("/api/v1/users", post(account::sign_up).get(admin::list_users))
+        .route("/api/v1/users/verify-email", get(account::verify_email))
+        .route("/api/v1/users/me", get(account::me).patch(account::update_me))
+        .route("/api/v1/users/me/password", put(account::change_password))
+        .route(
+            "/api/v1/users/me/verify-email",
+            post(account::resend_verification),
+        )
+        .route("/api/v1/logout", post(account::logout))
+        .route(
+            "/api/v1/users/{id}",
+            get(admin::get_user)
+                .patch(admin::update_user)
+                .delete(admin::delete_user),
+        )
+        .route("/api/v1/roles", get(admin::list_roles).post(admin::create_role))
+        .route("/api/v1/roles/{name}", delete(admin::delete_role))
+        .route(
+            "/api/v1/clients",
+            get(admin::list_clients).post(admin::create_client),
+        )
+        .route(
+            "/api/v1/clients/{id}",
+            get(admin::get_client).delete(admin::delete_client),
+        )
+        .route("/api/v1/clients/{id}/secret", post(admin::rotate_client_secret))
+}
 
 /// Every route, with tracing, panic capture and a request deadline.
 pub fn router(state: AppState) -> Router {
@@ -51,17 +87,29 @@ pub fn router(state: AppState) -> Router {
             header::PRAGMA,
             HeaderValue::from_static("no-cache"),
         ));
+    // Personal data: never cached either.
+    let accounts = api_routes()
+        .layer(DefaultBodyLimit::max(api::MAX_JSON_BYTES))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
     Router::new()
         .merge(protocol)
-        .route("/.well-known/openid-configuration", get(discovery::metadata))
+        .merge(accounts)
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::openid_configuration),
+        )
         .route(
             "/.well-known/oauth-authorization-server",
-            get(discovery::metadata),
+            get(discovery::oauth_authorization_server),
         )
         .route(JWKS_PATH, get(discovery::jwks))
         .route(AUTHORIZATION_PATH, get(authorize::authorize))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .merge(docs::routes(&state.config.issuer))
         .fallback(error::not_found)
         .with_state(state)
         .layer(TimeoutLayer::with_status_code(

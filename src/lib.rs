@@ -1,6 +1,8 @@
 //! keyward: an OAuth 2.0 / OpenID Connect authorization server.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+/// Accounts: sign-up, profiles, roles, administration.
+pub mod accounts;
 /// Application state and the router that serves it.
 pub mod app;
 /// The one place that reads the system time.
@@ -11,6 +13,8 @@ pub mod config;
 pub mod crypto;
 /// Axum handlers and extractors.
 pub mod http;
+/// Outgoing email: SMTP or a folder outbox.
+pub mod mail;
 /// Protocol rules of OAuth 2.0 and OpenID Connect, free of HTTP types.
 pub mod oauth;
 /// SQL storage and the refresh-family store.

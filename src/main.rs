@@ -8,13 +8,14 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
+use keyward::accounts::view::{ClientView, UserView};
 use keyward::app::{AppState, router};
 use keyward::clock::Clock;
 use keyward::config::Config;
 use keyward::crypto::keys::KeySet;
 use keyward::crypto::password::{Password, PasswordHasher};
 use keyward::oauth::client::{self, ClientSpec};
-use keyward::store::families::{Families, FamilyStore};
+use keyward::store::families::Families;
 use keyward::store::{self, Db, users};
 
 mod dev;
@@ -120,6 +121,13 @@ enum UserCommand {
     },
     /// List users.
     List(JsonFlag),
+    /// Replace a user's roles; each must exist (`user`, `staff`, `admin` or a custom role).
+    SetRole {
+        /// User id or email.
+        user: String,
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+    },
     /// Delete a user (soft delete) and end all of their sessions.
     Delete {
         /// User id or email.
@@ -133,15 +141,41 @@ enum KeysCommand {
     List(JsonFlag),
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+/// glibc raises its mmap threshold each time a large block is freed, after which Argon2's 19 MiB
+/// working memory comes from an arena and stays resident once freed. A fixed threshold keeps
+/// every block of 4 MiB or more in its own mapping, which goes back to the system when freed, so
+/// a server that has stopped checking passwords shrinks back to its idle size.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn return_large_blocks_to_the_system() {
+    // SAFETY: mallopt only changes a malloc tunable; it is called once, before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_large_blocks_to_the_system() {}
+
+fn main() -> anyhow::Result<()> {
+    return_large_blocks_to_the_system();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // One JSON object per line for log collectors (the audit events among them).
+    if std::env::var("KEYWARD_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     let cli = Cli::parse();
     let config = Config::load(&cli.config)?;
     match cli.command {
@@ -158,7 +192,11 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn serve(config: Config, dev: bool) -> anyhow::Result<()> {
+async fn serve(mut config: Config, dev: bool) -> anyhow::Result<()> {
+    if dev && config.smtp_url.is_none() && config.mail_outbox.is_none() {
+        // Verification links land where the developer can open them.
+        config.mail_outbox = Some("data/outbox".into());
+    }
     let bind: SocketAddr = config
         .bind
         .parse()
@@ -309,15 +347,7 @@ async fn client_command(db: &Db, cmd: ClientCommand) -> anyhow::Result<()> {
 }
 
 fn client_json(c: &store::clients::Client) -> serde_json::Value {
-    json!({
-        "client_id": c.id,
-        "name": c.name,
-        "public": c.is_public(),
-        "grant_types": c.grant_types,
-        "scopes": c.scopes,
-        "redirect_uris": c.redirect_uris,
-        "created_at": c.created_at,
-    })
+    json!(ClientView::from(c.clone()))
 }
 
 async fn user_command(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
@@ -343,7 +373,7 @@ async fn user_command(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
                     true,
                 )
             };
-            let hash = PasswordHasher::new(config.password_concurrency)?
+            let hash = PasswordHasher::new(config.password_concurrency, config.password_queue)?
                 .hash(password.clone())
                 .await?;
             let roles = if roles.is_empty() {
@@ -378,14 +408,10 @@ async fn user_command(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             }
         }
         UserCommand::List(flag) => {
-            let list = users::list(&db).await?;
+            let list = all_users(&db).await?;
             if flag.json {
-                let rows: Vec<_> = list
-                    .iter()
-                    .map(|u| json!({ "user_id": u.id, "email": u.email, "name": u.name, "status": u.status.as_str(),
-                                     "email_verified": u.email_verified, "roles": u.roles, "created_at": u.created_at }))
-                    .collect();
-                println!("{}", serde_json::Value::Array(rows));
+                let rows: Vec<UserView> = list.into_iter().map(UserView::from).collect();
+                println!("{}", serde_json::to_string(&rows)?);
             } else {
                 for u in list {
                     println!(
@@ -398,26 +424,49 @@ async fn user_command(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
                 }
             }
         }
+        UserCommand::SetRole { user, roles } => {
+            let user = find_user(&db, &user).await?;
+            users::set_roles(&db, &user.id, &roles, now).await?;
+            eprintln!("{} ({}) now holds [{}]", user.id, user.email, roles.join(" "));
+        }
         UserCommand::Delete { user } => {
-            let found = match users::find(&db, &user).await? {
-                Some(u) => Some(u),
-                None => users::find_by_email(&db, &user).await?,
-            };
-            let user = found.with_context(|| format!("no user {user:?}"))?;
-            // Sessions end first: a failure then leaves a user whose tokens are dead, never a
-            // deleted user whose tokens still work.
-            let ended = Families::from_config(&config, db.clone())
-                .await?
-                .revoke_user(&user.id, "account deleted", now)
-                .await?;
-            users::soft_delete(&db, &user.id, now).await?;
+            let user = find_user(&db, &user).await?;
+            let families = Families::from_config(&config, db.clone()).await?;
+            keyward::accounts::admin::delete_account(&db, &families, &user.id, now).await?;
             eprintln!(
-                "deleted user {} ({}); ended {ended} session(s)",
+                "deleted user {} ({}); their sessions have ended",
                 user.id, user.email
             );
         }
     }
     Ok(())
+}
+
+/// A live account by id or email.
+async fn find_user(db: &Db, user: &str) -> anyhow::Result<users::User> {
+    let found = match users::find(db, user).await? {
+        Some(u) => Some(u),
+        None => users::find_by_email(db, user).await?,
+    };
+    found.with_context(|| format!("no user {user:?}"))
+}
+
+/// Every live account, page by page.
+async fn all_users(db: &Db) -> anyhow::Result<Vec<users::User>> {
+    let mut all: Vec<users::User> = Vec::new();
+    loop {
+        let filter = users::UserFilter {
+            after: all.last().map(|u| u.id.as_str()),
+            limit: 500,
+            ..Default::default()
+        };
+        let page = users::list(db, &filter).await?;
+        let done = page.len() < 500;
+        all.extend(page);
+        if done {
+            return Ok(all);
+        }
+    }
 }
 
 fn keys_list(dir: &Path, json_out: bool) -> anyhow::Result<()> {

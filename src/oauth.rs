@@ -28,5 +28,7 @@ pub mod throttle;
 pub mod tokens;
 /// The OIDC UserInfo response (OIDC Core §5.3).
 pub mod userinfo;
+/// Access tokens whose signature was verified already.
+pub mod verified;
 
 pub use error::{BearerError, OAuthError};

@@ -10,16 +10,22 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
+/// Clients and users cached briefly in the process.
+pub mod cache;
 /// OAuth clients.
 pub mod clients;
 /// Refresh families (sessions) and the access-token denylist: one trait, one backend per engine.
 pub mod families;
 /// Pruning rows that can no longer change any answer.
 pub mod retention;
+/// Roles and the permissions they grant.
+pub mod roles;
 /// Failed-login counters for brute-force protection.
 pub mod throttle;
 /// Users and their roles.
 pub mod users;
+/// Email-verification links.
+pub mod verifications;
 
 /// A connection pool to whichever database the URL names. Every query is written in the SQL
 /// that SQLite and PostgreSQL share (`$n` placeholders, `returning`, `on conflict`).
@@ -42,7 +48,10 @@ pub async fn connect(url: &str) -> anyhow::Result<Db> {
     };
     let options = AnyConnectOptions::from_str(&url)
         .with_context(|| format!("parsing {}", crate::config::redact_url(&url)))?
-        .disable_statement_logging();
+        // Statements at debug (off by default; the round-trip test counts them), slow ones at
+        // warn. sqlx logs the SQL text only, never the bound values.
+        .log_statements(log::LevelFilter::Debug)
+        .log_slow_statements(log::LevelFilter::Warn, Duration::from_millis(500));
     let pool = AnyPoolOptions::new()
         .max_connections(if sqlite { 8 } else { 16 })
         // Bounded: with the database gone, a request fails within this instead of hanging.

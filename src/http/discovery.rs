@@ -9,8 +9,21 @@ use axum::response::{IntoResponse, Response};
 use crate::app::AppState;
 use crate::oauth::metadata;
 
-/// `/.well-known/openid-configuration` and `/.well-known/oauth-authorization-server`.
-pub async fn metadata(State(app): State<AppState>) -> Response {
+/// OpenID Provider metadata (OIDC Discovery 1.0 §4).
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "discovery",
+    responses((status = 200, description = "The metadata document", body = Object)))]
+pub async fn openid_configuration(State(app): State<AppState>) -> Response {
+    metadata(&app)
+}
+
+/// Authorization-server metadata (RFC 8414 §3): the same document.
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "discovery",
+    responses((status = 200, description = "The metadata document", body = Object)))]
+pub async fn oauth_authorization_server(State(app): State<AppState>) -> Response {
+    metadata(&app)
+}
+
+fn metadata(app: &AppState) -> Response {
     cacheable(
         Json(metadata::document(&app.config.issuer)),
         "public, max-age=3600",
@@ -18,6 +31,8 @@ pub async fn metadata(State(app): State<AppState>) -> Response {
 }
 
 /// The public signing keys. Cached briefly, since a new key is published before it signs.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "discovery",
+    responses((status = 200, description = "A JWK Set", body = Object)))]
 pub async fn jwks(State(app): State<AppState>) -> Response {
     cacheable(Json(app.keys.jwks().clone()), "public, max-age=300")
 }

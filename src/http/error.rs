@@ -9,6 +9,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::accounts::ApiError;
 use crate::oauth::{BearerError, OAuthError};
 
 const REALM: &str = "keyward";
@@ -42,6 +43,10 @@ impl IntoResponse for OAuthError {
             }
             OAuthError::Unavailable(_) => {
                 headers.insert(RETRY_AFTER, HeaderValue::from(UNAVAILABLE_RETRY_AFTER));
+            }
+            // A hash takes tens of milliseconds: a second later there is room again.
+            OAuthError::Overloaded => {
+                headers.insert(RETRY_AFTER, HeaderValue::from(1));
             }
             _ => {}
         }
@@ -97,6 +102,35 @@ impl IntoResponse for BearerError {
         let mut response = (status, Json(body)).into_response();
         if let Ok(value) = HeaderValue::from_str(&challenge) {
             response.headers_mut().insert(WWW_AUTHENTICATE, value);
+        }
+        response
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Bearer(err) => return err.into_response(),
+            ApiError::Unavailable(err) => return BearerError::Unavailable(err).into_response(),
+            ApiError::Internal(err) => {
+                tracing::error!(error = ?err, "request failed");
+                return internal_error();
+            }
+            _ => {}
+        }
+        let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        let body = json!({ "error": self.code(), "error_description": self.description() });
+        let mut response = (status, Json(body)).into_response();
+        match self {
+            ApiError::TooManyAttempts { retry_after } => {
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(retry_after));
+            }
+            ApiError::Overloaded => {
+                response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(1));
+            }
+            _ => {}
         }
         response
     }

@@ -11,11 +11,18 @@ use crate::app::AppState;
 use crate::store;
 
 /// The process is up.
+#[utoipa::path(get, path = "/health", tag = "health",
+    responses((status = 200, description = "`{\"status\": \"ok\"}`", body = Object)))]
 pub async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// The process can serve: its database answers, and Redis too when families live there.
+#[utoipa::path(get, path = "/ready", tag = "health",
+    responses(
+        (status = 200, description = "The database (and Redis, when configured) answer", body = Object),
+        (status = 503, description = "A dependency is down; the body names it", body = Object),
+    ))]
 pub async fn ready(State(app): State<AppState>) -> Response {
     let (database, redis) = tokio::join!(store::ping(&app.db), app.families.ping());
     let state = |up: bool| if up { "up" } else { "down" };

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 
 use crate::app::AppState;
+use crate::http::docs::{OAuthErrorBody, TokenForm};
 use crate::http::extract::{Authorization, ClientAddr, OAuthForm};
 use crate::oauth::OAuthError;
 use crate::oauth::client::{self, ClientCredentials};
@@ -13,7 +14,17 @@ use crate::oauth::request::Grant;
 use crate::oauth::tokens::TokenResponse;
 use crate::store::clients::Client;
 
-/// Exchanges a grant for tokens.
+/// Exchanges a grant for tokens (RFC 6749 §3.2): password, client_credentials, refresh_token.
+#[utoipa::path(post, path = "/oauth/token", tag = "oauth",
+    security((), ("basic" = [])),
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Tokens (RFC 6749 §5.1)", body = TokenResponse),
+        (status = 400, description = "RFC 6749 §5.2 error", body = OAuthErrorBody),
+        (status = 401, description = "invalid_client", body = OAuthErrorBody),
+        (status = 429, description = "Too many failed sign-ins; see Retry-After", body = OAuthErrorBody),
+        (status = 503, description = "A backing service is down; see Retry-After", body = OAuthErrorBody),
+    ))]
 pub async fn issue_token(
     State(app): State<AppState>,
     ClientAddr(address): ClientAddr,
@@ -50,10 +61,10 @@ pub(crate) async fn authenticated_client(
     app: &AppState,
     Authorization(header): Authorization,
     params: &Params,
-) -> Result<Client, OAuthError> {
+) -> Result<std::sync::Arc<Client>, OAuthError> {
     let header = header
         .transpose()
         .map_err(|()| OAuthError::InvalidClient("malformed Authorization header".into()))?;
     let credentials = ClientCredentials::from_request(header.as_deref(), params)?;
-    client::authenticate(&app.db, credentials).await
+    client::authenticate(app, credentials).await
 }

@@ -1,11 +1,12 @@
 //! Access tokens as resource endpoints receive them: the `Bearer` header (RFC 6750 §2.1), and
 //! whether a token is live (valid signature, type, issuer and expiry; not revoked; session alive).
 
+use std::sync::Arc;
+
 use crate::app::AppState;
 use crate::crypto::jwt::{self, ACCESS_TOKEN_TYP};
 use crate::oauth::BearerError;
 use crate::oauth::tokens::AccessClaims;
-use crate::store;
 use crate::store::families::FamilyStore;
 
 /// The token of an `Authorization: Bearer …` header value.
@@ -35,15 +36,21 @@ pub async fn verify(app: &AppState, token: &str) -> anyhow::Result<Option<Access
     let (live, client) = tokio::try_join!(
         app.families
             .access_token_live(&claims.jti, claims.sid.as_deref(), now),
-        async { Ok(store::clients::exists(&app.db, &claims.client_id).await?) },
+        async { Ok(app.client(&claims.client_id).await?.is_some()) },
     )?;
     Ok((live && client).then_some(claims))
 }
 
 /// The claims of an access token signed by one of our keys for our issuer, expired or not.
 pub fn verify_signature(app: &AppState, token: &str) -> Option<AccessClaims> {
+    if let Some(claims) = app.verified.get(token) {
+        return Some(AccessClaims::clone(&claims));
+    }
     match jwt::verify::<AccessClaims>(&app.keys, token, ACCESS_TOKEN_TYP, &app.config.issuer) {
-        Ok(claims) => Some(claims),
+        Ok(claims) => {
+            app.verified.insert(token, Arc::new(claims.clone()));
+            Some(claims)
+        }
         Err(reason) => {
             tracing::debug!(%reason, "access token rejected");
             None

@@ -4,6 +4,9 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use std::sync::Arc;
+
+use crate::app::AppState;
 use crate::clock::UnixTime;
 use crate::crypto::token::{PlainToken, TokenHash, random_bytes};
 use crate::oauth::OAuthError;
@@ -74,7 +77,7 @@ fn parse_basic(header: &str) -> Result<Option<(String, PlainToken)>, OAuthError>
 }
 
 /// Checks credentials against the registered client. Every failure reads the same to the caller.
-pub async fn authenticate(db: &Db, credentials: ClientCredentials) -> Result<Client, OAuthError> {
+pub async fn authenticate(app: &AppState, credentials: ClientCredentials) -> Result<Arc<Client>, OAuthError> {
     let unauthenticated = || OAuthError::InvalidClient("client authentication failed".into());
     let (id, secret) = match credentials {
         ClientCredentials::Absent => {
@@ -87,7 +90,7 @@ pub async fn authenticate(db: &Db, credentials: ClientCredentials) -> Result<Cli
         }
         ClientCredentials::IdOnly { id } => (id, None),
     };
-    let client = store::clients::find(db, &id).await?.ok_or_else(unauthenticated)?;
+    let client = app.client(&id).await?.ok_or_else(unauthenticated)?;
     let authentic = match (&client.secret_hash, secret) {
         // Constant-time comparison of the hashes: no timing oracle on the stored value.
         (Some(stored), Some(secret)) => stored.matches(&secret.hashed()),
@@ -117,8 +120,26 @@ pub async fn register(
     db: &Db,
     spec: ClientSpec,
     now: UnixTime,
-) -> anyhow::Result<(Client, Option<PlainToken>)> {
+) -> Result<(Client, Option<PlainToken>), RegisterError> {
     register_with_id(db, &generate_client_id(), spec, now).await
+}
+
+/// Why a client could not be registered.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    /// The request itself is wrong; the message says how.
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] sqlx::Error),
+}
+
+macro_rules! ensure_valid {
+    ($cond:expr, $($message:tt)+) => {
+        if !$cond {
+            return Err(RegisterError::Invalid(format!($($message)+)));
+        }
+    };
 }
 
 /// As [`register`], with a chosen id (the `--dev` demo client).
@@ -127,9 +148,13 @@ pub async fn register_with_id(
     id: &str,
     mut spec: ClientSpec,
     now: UnixTime,
-) -> anyhow::Result<(Client, Option<PlainToken>)> {
-    anyhow::ensure!(!spec.name.trim().is_empty(), "a client needs a name");
-    anyhow::ensure!(
+) -> Result<(Client, Option<PlainToken>), RegisterError> {
+    ensure_valid!(!spec.name.trim().is_empty(), "a client needs a name");
+    ensure_valid!(
+        spec.name.chars().count() <= 200,
+        "a client name has at most 200 characters"
+    );
+    ensure_valid!(
         uuid::Uuid::parse_str(id).is_err(),
         "a client id must not have the form of a user id (a UUID)"
     );
@@ -141,20 +166,24 @@ pub async fn register_with_id(
         };
     }
     for grant in &spec.grant_types {
-        anyhow::ensure!(
+        ensure_valid!(
             GRANT_TYPES.contains(&grant.as_str()),
             "unsupported grant type {grant:?}; supported: {}",
             GRANT_TYPES.join(", ")
         );
     }
-    anyhow::ensure!(
+    ensure_valid!(
         !(spec.public && spec.grant_types.iter().any(|g| g == CLIENT_CREDENTIALS)),
         "client_credentials is only for confidential clients (RFC 6749 §4.4)"
     );
-    let scopes = Scope::parse(&spec.scopes.join(" ")).map_err(|e| anyhow::anyhow!("{}", e.description()))?;
+    let scopes =
+        Scope::parse(&spec.scopes.join(" ")).map_err(|e| RegisterError::Invalid(e.description().into()))?;
     for uri in &spec.redirect_uris {
-        anyhow::ensure!(
-            uri.contains(':') && !uri.contains('#') && !uri.contains(char::is_whitespace),
+        ensure_valid!(
+            uri.len() <= 2000
+                && uri.contains(':')
+                && !uri.contains('#')
+                && !uri.contains(char::is_whitespace),
             "redirect URI {uri:?} must be absolute, without a fragment (RFC 6749 §3.1.2)"
         );
     }
@@ -176,7 +205,9 @@ pub async fn register_with_id(
     .await;
     match created {
         Ok(client) => Ok((client, secret)),
-        Err(e) if store::is_unique_violation(&e) => anyhow::bail!("a client with id {id:?} already exists"),
+        Err(e) if store::is_unique_violation(&e) => Err(RegisterError::Invalid(format!(
+            "a client with id {id:?} already exists"
+        ))),
         Err(e) => Err(e.into()),
     }
 }

@@ -2,6 +2,8 @@
 
 use std::borrow::Cow;
 
+use crate::crypto::password::Overloaded;
+
 type Text = Cow<'static, str>;
 
 /// An error of the token, revocation or introspection endpoint, named with its RFC code.
@@ -25,6 +27,9 @@ pub enum OAuthError {
     /// The body exceeded the limit: `invalid_request` with status 413.
     #[error("request body too large")]
     PayloadTooLarge,
+    /// Too many password checks at once: 503 with `Retry-After`, answered before any work.
+    #[error("password checks are at capacity")]
+    Overloaded,
     /// A backing service (database, Redis) is unreachable: 503 with `Retry-After`.
     #[error("a backing service is unavailable: {0:#}")]
     Unavailable(anyhow::Error),
@@ -35,7 +40,9 @@ pub enum OAuthError {
 
 impl From<anyhow::Error> for OAuthError {
     fn from(err: anyhow::Error) -> Self {
-        if crate::store::is_unavailable(&err) {
+        if err.downcast_ref::<Overloaded>().is_some() {
+            OAuthError::Overloaded
+        } else if crate::store::is_unavailable(&err) {
             OAuthError::Unavailable(err)
         } else {
             OAuthError::Internal(err)
@@ -67,7 +74,7 @@ impl OAuthError {
             OAuthError::UnauthorizedClient(_) => "unauthorized_client",
             OAuthError::UnsupportedGrantType(_) => "unsupported_grant_type",
             OAuthError::InvalidScope(_) => "invalid_scope",
-            OAuthError::Unavailable(_) => "temporarily_unavailable",
+            OAuthError::Unavailable(_) | OAuthError::Overloaded => "temporarily_unavailable",
             OAuthError::Internal(_) => "server_error",
         }
     }
@@ -78,7 +85,7 @@ impl OAuthError {
             OAuthError::InvalidClient(_) => 401,
             OAuthError::TooManyAttempts { .. } => 429,
             OAuthError::PayloadTooLarge => 413,
-            OAuthError::Unavailable(_) => 503,
+            OAuthError::Unavailable(_) | OAuthError::Overloaded => 503,
             OAuthError::Internal(_) => 500,
             _ => 400,
         }
@@ -100,6 +107,7 @@ impl OAuthError {
             OAuthError::Unavailable(_) => {
                 Cow::Borrowed("the service is temporarily unavailable; retry shortly")
             }
+            OAuthError::Overloaded => Cow::Borrowed("too many sign-ins at once; retry in a second"),
             OAuthError::Internal(_) => Cow::Borrowed("the server could not complete the request"),
         }
     }

@@ -5,12 +5,11 @@ use serde::Serialize;
 
 use crate::app::AppState;
 use crate::oauth::access::{self, looks_like_jwt};
-use crate::store;
 use crate::store::families::{FamilyStore, RefreshToken};
-use crate::store::users::{self, UserStatus};
+use crate::store::users::UserStatus;
 
 /// The introspection response (§2.2).
-#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Default, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct IntrospectionResponse {
     pub active: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -19,6 +18,9 @@ pub struct IntrospectionResponse {
     pub client_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// Whether the user's email address is verified (user tokens only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_type: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -37,6 +39,8 @@ pub struct IntrospectionResponse {
     pub sid: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<Vec<String>>,
 }
 
 impl IntrospectionResponse {
@@ -52,15 +56,40 @@ pub async fn introspect_token(app: &AppState, token: &str) -> anyhow::Result<Int
         let Some(claims) = access::verify(app, token).await? else {
             return Ok(IntrospectionResponse::inactive());
         };
-        let username = match &claims.sid {
-            Some(_) => users::find(&app.db, &claims.sub).await?.map(|u| u.email),
-            None => None,
+        // A user token is active only while its account exists and may sign in, and it carries
+        // the roles it was issued with that the account still holds.
+        let (username, email_verified, roles, permissions) = match &claims.sid {
+            Some(_) => {
+                let Some(user) = app
+                    .user(&claims.sub)
+                    .await?
+                    .filter(|u| u.status == UserStatus::Active)
+                else {
+                    return Ok(IntrospectionResponse::inactive());
+                };
+                let roles: Vec<String> = claims
+                    .roles
+                    .iter()
+                    .flatten()
+                    .filter(|role| user.roles.contains(role))
+                    .cloned()
+                    .collect();
+                let permissions = user.permissions_of(&roles);
+                (
+                    Some(user.email.clone()),
+                    Some(user.email_verified),
+                    Some(roles),
+                    Some(permissions),
+                )
+            }
+            None => (None, None, None, None),
         };
         return Ok(IntrospectionResponse {
             active: true,
             scope: (!claims.scope.is_empty()).then_some(claims.scope),
             client_id: Some(claims.client_id),
             username,
+            email_verified,
             token_type: Some("Bearer"),
             exp: Some(claims.exp),
             iat: Some(claims.iat),
@@ -69,7 +98,8 @@ pub async fn introspect_token(app: &AppState, token: &str) -> anyhow::Result<Int
             iss: Some(claims.iss),
             jti: Some(claims.jti),
             sid: claims.sid,
-            roles: claims.roles,
+            roles,
+            permissions,
         });
     }
     let now = app.clock.now();
@@ -82,11 +112,12 @@ pub async fn introspect_token(app: &AppState, token: &str) -> anyhow::Result<Int
     let family = found.family;
     if !found.current
         || !family.refreshable(now, app.lifetimes())
-        || !store::clients::exists(&app.db, &family.client_id).await?
+        || app.client(&family.client_id).await?.is_none()
     {
         return Ok(IntrospectionResponse::inactive());
     }
-    let Some(user) = users::find(&app.db, &family.user_id)
+    let Some(user) = app
+        .user(&family.user_id)
         .await?
         .filter(|u| u.status == UserStatus::Active)
     else {
@@ -98,13 +129,15 @@ pub async fn introspect_token(app: &AppState, token: &str) -> anyhow::Result<Int
         iat: Some(family.rotated_at),
         scope: (!family.scope.is_empty()).then_some(family.scope),
         client_id: Some(family.client_id),
-        username: Some(user.email),
+        username: Some(user.email.clone()),
+        email_verified: Some(user.email_verified),
         token_type: Some("refresh_token"),
         sub: Some(family.user_id),
         aud: None,
         iss: Some(app.config.issuer.clone()),
         jti: None,
         sid: Some(family.id),
-        roles: Some(user.roles),
+        permissions: Some(user.permissions.clone()),
+        roles: Some(user.roles.clone()),
     })
 }

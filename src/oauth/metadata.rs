@@ -37,8 +37,9 @@ pub fn document(issuer: &str) -> Value {
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "claims_supported": [
             "iss", "sub", "aud", "exp", "iat", "auth_time", "sid", "azp", "at_hash",
-            "email", "email_verified", "name"
+            "email", "email_verified", "name", "given_name", "family_name", "locale"
         ],
+        "service_documentation": url("/docs"),
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,

@@ -8,6 +8,7 @@ use crate::crypto::jwt::{self, ACCESS_TOKEN_TYP, ID_TOKEN_TYP};
 use crate::crypto::token::PlainToken;
 use crate::oauth::OAuthError;
 use crate::oauth::scope::Scope;
+use crate::oauth::userinfo::StandardClaims;
 use crate::store::clients::Client;
 use crate::store::families::Family;
 use crate::store::users::User;
@@ -31,6 +32,9 @@ pub struct AccessClaims {
     pub auth_time: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<String>>,
+    /// Every permission the user's roles grant (a user token whose roles grant none has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<Vec<String>>,
 }
 
 impl AccessClaims {
@@ -52,16 +56,12 @@ struct IdClaims<'a> {
     auth_time: i64,
     sid: &'a str,
     at_hash: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    email: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    email_verified: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
+    #[serde(flatten)]
+    claims: StandardClaims,
 }
 
 /// The successful token response (RFC 6749 §5.1). Deliberately not `Debug`: it holds tokens.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,
@@ -93,7 +93,6 @@ pub fn for_user(
 ) -> Result<TokenResponse, OAuthError> {
     let access = AccessToken::mint(app, client, &user.id, scope, Some((user, session)))?;
     let id_token = if scope.contains("openid") {
-        let email = scope.contains("email");
         let id = IdClaims {
             iss: &app.config.issuer,
             sub: &user.id,
@@ -104,13 +103,7 @@ pub fn for_user(
             auth_time: session.auth_time,
             sid: &session.id,
             at_hash: jwt::at_hash(&access.token),
-            email: email.then_some(user.email.as_str()),
-            email_verified: email.then_some(user.email_verified),
-            name: if scope.contains("profile") {
-                user.name.as_deref()
-            } else {
-                None
-            },
+            claims: StandardClaims::released(user, scope),
         };
         Some(jwt::sign(app.keys.signing(), ID_TOKEN_TYP, &id)?)
     } else {
@@ -149,6 +142,9 @@ impl AccessToken {
             sid: user_session.map(|(_, session)| session.id.clone()),
             auth_time: user_session.map(|(_, session)| session.auth_time),
             roles: user_session.map(|(user, _)| user.roles.clone()),
+            permissions: user_session
+                .map(|(user, _)| user.permissions.clone())
+                .filter(|p| !p.is_empty()),
         };
         let token = jwt::sign(app.keys.signing(), ACCESS_TOKEN_TYP, &claims)?;
         Ok(Self {

@@ -151,10 +151,12 @@ pub trait FamilyStore: Send + Sync {
         now: UnixTime,
     ) -> impl Future<Output = anyhow::Result<bool>> + Send;
 
-    /// Ends every session of a user; returns how many were active.
+    /// Ends every session of a user but `except` (the caller's own, when it keeps it); returns
+    /// how many were active.
     fn revoke_user(
         &self,
         user_id: &str,
+        except: Option<&str>,
         reason: &str,
         now: UnixTime,
     ) -> impl Future<Output = anyhow::Result<u64>> + Send;
@@ -246,8 +248,14 @@ impl FamilyStore for Families {
         dispatch!(self, s => s.revoke(id, reason, now))
     }
 
-    async fn revoke_user(&self, user_id: &str, reason: &str, now: UnixTime) -> anyhow::Result<u64> {
-        dispatch!(self, s => s.revoke_user(user_id, reason, now))
+    async fn revoke_user(
+        &self,
+        user_id: &str,
+        except: Option<&str>,
+        reason: &str,
+        now: UnixTime,
+    ) -> anyhow::Result<u64> {
+        dispatch!(self, s => s.revoke_user(user_id, except, reason, now))
     }
 
     async fn deny_access_token(

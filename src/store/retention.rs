@@ -9,11 +9,12 @@ pub struct Pruned {
     pub families: u64,
     pub denylist: u64,
     pub throttle: u64,
+    pub verifications: u64,
 }
 
 /// Removes families that ended or expired before `ended_before` or went idle before
 /// `idle_before` (their issued-token rows go with them), denylist entries of expired tokens, and
-/// login streaks last touched before `forget_before` and no longer locked. The caller picks the
+/// expired email-verification links, login streaks last touched before `forget_before` and no longer locked. The caller picks the
 /// cut-offs so that every access token of a removed family has expired as well.
 pub async fn prune(
     db: &Db,
@@ -42,9 +43,15 @@ pub async fn prune(
         .execute(db)
         .await?
         .rows_affected();
+    let verifications = sqlx::query("delete from email_verifications where expires_at <= $1")
+        .bind(now)
+        .execute(db)
+        .await?
+        .rows_affected();
     Ok(Pruned {
         families,
         denylist,
         throttle,
+        verifications,
     })
 }

@@ -3,19 +3,34 @@
 use sqlx::FromRow;
 
 use crate::clock::UnixTime;
-use crate::store::Db;
+use crate::store::{Db, split_words};
 
 /// An account, without its password hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub id: String,
     pub email: String,
-    pub name: Option<String>,
+    pub profile: Profile,
     pub status: UserStatus,
     pub email_verified: bool,
     pub roles: Vec<String>,
+    /// Every permission the roles grant, sorted, without repeats.
+    pub permissions: Vec<String>,
+    /// Each role with the permissions it grants.
+    grants: Vec<(String, Vec<String>)>,
     pub created_at: UnixTime,
     pub updated_at: UnixTime,
+    /// Set once the account is deleted; only administrators see such accounts.
+    pub deleted_at: Option<UnixTime>,
+}
+
+/// The OIDC Core §5.1 profile claims an account holder sets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    pub name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub locale: Option<String>,
 }
 
 /// Whether an account may sign in.
@@ -39,18 +54,29 @@ struct UserRow {
     id: String,
     email: String,
     name: Option<String>,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    locale: Option<String>,
     status: String,
     email_verified: i64,
     created_at: i64,
     updated_at: i64,
+    deleted_at: Option<i64>,
 }
 
 impl UserRow {
-    fn into_user(self, roles: Vec<String>) -> User {
+    fn into_user(self, grants: Vec<(String, Vec<String>)>) -> User {
+        let roles = grants.iter().map(|(role, _)| role.clone()).collect();
+        let permissions = union(grants.iter().map(|(_, p)| p));
         User {
             id: self.id,
             email: self.email,
-            name: self.name,
+            profile: Profile {
+                name: self.name,
+                given_name: self.given_name,
+                family_name: self.family_name,
+                locale: self.locale,
+            },
             status: if self.status == "active" {
                 UserStatus::Active
             } else {
@@ -58,8 +84,11 @@ impl UserRow {
             },
             email_verified: self.email_verified != 0,
             roles,
+            permissions,
+            grants,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            deleted_at: self.deleted_at,
         }
     }
 }
@@ -78,6 +107,8 @@ pub struct NewUser<'a> {
 pub enum CreateUserError {
     #[error("an account with this email already exists")]
     DuplicateEmail,
+    #[error("no role named {0:?}")]
+    UnknownRole(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -89,8 +120,46 @@ pub fn normalize_email(email: &str) -> String {
 
 macro_rules! user_columns {
     () => {
-        "id, email, name, status, email_verified, created_at, updated_at"
+        "id, email, name, given_name, family_name, locale, status, email_verified, created_at, updated_at, \
+         deleted_at"
     };
+}
+
+/// One account with its roles and their permissions, in one statement: a row per role.
+macro_rules! with_roles {
+    ($condition:literal) => {
+        concat!(
+            "select u.id, u.email, u.name, u.given_name, u.family_name, u.locale, u.status, \
+             u.email_verified, u.created_at, u.updated_at, u.deleted_at, u.password_hash, ur.role, \
+             r.permissions \
+             from users u left join user_roles ur on ur.user_id = u.id left join roles r on r.name = ur.role \
+             where ",
+            $condition,
+            " order by ur.role"
+        )
+    };
+}
+
+#[derive(FromRow)]
+struct UserRoleRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    password_hash: Option<String>,
+    role: Option<String>,
+    permissions: Option<String>,
+}
+
+/// The account of [`with_roles`] rows, and its password hash.
+fn fold(rows: Vec<UserRoleRow>) -> Option<(User, Option<String>)> {
+    let mut grants = Vec::new();
+    let mut first = None;
+    for row in rows {
+        if let Some(role) = row.role {
+            grants.push((role, split_words(row.permissions.as_deref().unwrap_or_default())));
+        }
+        first.get_or_insert((row.user, row.password_hash));
+    }
+    first.map(|(user, hash)| (user.into_user(grants), hash))
 }
 
 /// Inserts an account and its roles in one transaction.
@@ -114,12 +183,10 @@ pub async fn create(db: &Db, new: NewUser<'_>, now: UnixTime) -> Result<User, Cr
         Err(e) if super::is_unique_violation(&e) => return Err(CreateUserError::DuplicateEmail),
         other => other?,
     };
-    for role in new.roles {
-        sqlx::query("insert into user_roles (user_id, role) values ($1, $2) on conflict do nothing")
-            .bind(&id)
-            .bind(role)
-            .execute(&mut *tx)
-            .await?;
+    for role in distinct(new.roles) {
+        if !add_role(&mut tx, &id, &role).await? {
+            return Err(CreateUserError::UnknownRole(role.clone()));
+        }
     }
     tx.commit().await?;
     Ok(find(db, &id).await?.ok_or(sqlx::Error::RowNotFound)?)
@@ -127,46 +194,20 @@ pub async fn create(db: &Db, new: NewUser<'_>, now: UnixTime) -> Result<User, Cr
 
 /// A live (not deleted) account by id.
 pub async fn find(db: &Db, id: &str) -> Result<Option<User>, sqlx::Error> {
-    let row: Option<UserRow> = sqlx::query_as(concat!(
-        "select ",
-        user_columns!(),
-        " from users where id = $1 and deleted_at is null"
-    ))
-    .bind(id)
-    .fetch_optional(db)
-    .await?;
-    match row {
-        Some(row) => {
-            let roles = roles(db, &row.id).await?;
-            Ok(Some(row.into_user(roles)))
-        }
-        None => Ok(None),
-    }
+    let rows = sqlx::query_as(with_roles!("u.id = $1 and u.deleted_at is null"))
+        .bind(id)
+        .fetch_all(db)
+        .await?;
+    Ok(fold(rows).map(|(user, _)| user))
 }
 
 /// A live account and its password hash, by email, for the password grant.
 pub async fn find_for_login(db: &Db, email: &str) -> Result<Option<(User, Option<String>)>, sqlx::Error> {
-    #[derive(FromRow)]
-    struct LoginRow {
-        #[sqlx(flatten)]
-        user: UserRow,
-        password_hash: Option<String>,
-    }
-    let row: Option<LoginRow> = sqlx::query_as(concat!(
-        "select ",
-        user_columns!(),
-        ", password_hash from users where email_normalized = $1 and deleted_at is null"
-    ))
-    .bind(normalize_email(email))
-    .fetch_optional(db)
-    .await?;
-    match row {
-        Some(row) => {
-            let roles = roles(db, &row.user.id).await?;
-            Ok(Some((row.user.into_user(roles), row.password_hash)))
-        }
-        None => Ok(None),
-    }
+    let rows = sqlx::query_as(with_roles!("u.email_normalized = $1 and u.deleted_at is null"))
+        .bind(normalize_email(email))
+        .fetch_all(db)
+        .await?;
+    Ok(fold(rows))
 }
 
 /// A live account by email.
@@ -174,21 +215,152 @@ pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<User>, sqlx::E
     Ok(find_for_login(db, email).await?.map(|(user, _)| user))
 }
 
-/// Every live account, oldest first.
-pub async fn list(db: &Db) -> Result<Vec<User>, sqlx::Error> {
+/// Which accounts a listing returns; every field narrows it.
+#[derive(Debug, Default)]
+pub struct UserFilter<'a> {
+    /// A part of the email, compared case-insensitively.
+    pub email: Option<&'a str>,
+    pub role: Option<&'a str>,
+    /// `active`, `disabled` or `deleted`; by default every account that is not deleted.
+    pub status: Option<&'a str>,
+    /// Only accounts whose id sorts after this one (ids are time-ordered): the page cursor.
+    pub after: Option<&'a str>,
+    pub limit: i64,
+}
+
+/// Accounts matching `filter`, oldest first.
+pub async fn list(db: &Db, filter: &UserFilter<'_>) -> Result<Vec<User>, sqlx::Error> {
+    let email = filter
+        .email
+        .map(|e| format!("%{}%", escape_like(&normalize_email(e))));
     let rows: Vec<UserRow> = sqlx::query_as(concat!(
         "select ",
         user_columns!(),
-        " from users where deleted_at is null order by created_at, id"
+        " from users u
+         where ($1 is null or email_normalized like $1 escape '\\')
+           and ($2 is null or exists (select 1 from user_roles r where r.user_id = u.id and r.role = $2))
+           and (($3 is null and deleted_at is null)
+                or (case when deleted_at is null then status else 'deleted' end) = $3)
+           and id > $4
+         order by id
+         limit $5"
     ))
+    .bind(email)
+    .bind(filter.role)
+    .bind(filter.status)
+    .bind(filter.after.unwrap_or(""))
+    .bind(filter.limit)
     .fetch_all(db)
     .await?;
     let mut users = Vec::with_capacity(rows.len());
     for row in rows {
-        let roles = roles(db, &row.id).await?;
-        users.push(row.into_user(roles));
+        users.push(attach_roles(db, row).await?);
     }
     Ok(users)
+}
+
+/// `%`, `_` and the escape character itself match literally.
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// An account by id, deleted or not.
+pub async fn find_any(db: &Db, id: &str) -> Result<Option<User>, sqlx::Error> {
+    let rows = sqlx::query_as(with_roles!("u.id = $1"))
+        .bind(id)
+        .fetch_all(db)
+        .await?;
+    Ok(fold(rows).map(|(user, _)| user))
+}
+
+/// Replaces a live account's profile.
+pub async fn set_profile(db: &Db, id: &str, profile: &Profile, now: UnixTime) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "update users set name = $2, given_name = $3, family_name = $4, locale = $5, updated_at = $6
+         where id = $1 and deleted_at is null",
+    )
+    .bind(id)
+    .bind(&profile.name)
+    .bind(&profile.given_name)
+    .bind(&profile.family_name)
+    .bind(&profile.locale)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Why roles could not be assigned.
+#[derive(Debug, thiserror::Error)]
+pub enum AssignRolesError {
+    #[error("no role named {0:?}")]
+    UnknownRole(String),
+    #[error("no such account")]
+    NoUser,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Replaces a live account's roles with `roles`, each of which must exist, in one transaction.
+pub async fn set_roles(db: &Db, id: &str, roles: &[String], now: UnixTime) -> Result<(), AssignRolesError> {
+    let mut tx = db.begin().await?;
+    let touched = sqlx::query("update users set updated_at = $2 where id = $1 and deleted_at is null")
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    if touched.rows_affected() != 1 {
+        return Err(AssignRolesError::NoUser);
+    }
+    sqlx::query("delete from user_roles where user_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    for role in distinct(roles) {
+        if !add_role(&mut tx, id, &role).await? {
+            return Err(AssignRolesError::UnknownRole(role.clone()));
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+fn distinct(roles: &[String]) -> Vec<String> {
+    let mut roles = roles.to_vec();
+    roles.sort();
+    roles.dedup();
+    roles
+}
+
+/// Gives an account a role that exists; false if there is no such role.
+async fn add_role(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: &str,
+    role: &str,
+) -> Result<bool, sqlx::Error> {
+    let added = sqlx::query(
+        "insert into user_roles (user_id, role) select $1, name from roles where name = $2
+             on conflict do nothing",
+    )
+    .bind(id)
+    .bind(role)
+    .execute(&mut **tx)
+    .await?;
+    Ok(added.rows_affected() == 1)
+}
+
+/// Marks the account's email verified, if it still has the address the link was sent to.
+pub async fn mark_email_verified(db: &Db, id: &str, email: &str, now: UnixTime) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "update users set email_verified = 1, updated_at = $3
+         where id = $1 and email_normalized = $2 and deleted_at is null",
+    )
+    .bind(id)
+    .bind(normalize_email(email))
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Marks an account deleted; the row stays. Returns whether a live account was deleted.
@@ -227,9 +399,43 @@ pub async fn set_status(db: &Db, id: &str, status: UserStatus, now: UnixTime) ->
     Ok(done.rows_affected() == 1)
 }
 
-async fn roles(db: &Db, user_id: &str) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("select role from user_roles where user_id = $1 order by role")
-        .bind(user_id)
-        .fetch_all(db)
-        .await
+/// An account read without its roles (listings), completed with them.
+async fn attach_roles(db: &Db, row: UserRow) -> Result<User, sqlx::Error> {
+    let roles = roles(db, &row.id).await?;
+    Ok(row.into_user(roles))
+}
+
+/// The account's roles and the permissions each grants, in one query.
+async fn roles(db: &Db, user_id: &str) -> Result<Vec<(String, Vec<String>)>, sqlx::Error> {
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+        "select ur.role, r.permissions from user_roles ur left join roles r on r.name = ur.role
+         where ur.user_id = $1 order by ur.role",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(role, permissions)| (role, split_words(permissions.as_deref().unwrap_or_default())))
+        .collect())
+}
+
+/// The permissions of several roles, sorted, without repeats.
+fn union<'a>(sets: impl Iterator<Item = &'a Vec<String>>) -> Vec<String> {
+    let mut all: Vec<String> = sets.flatten().cloned().collect();
+    all.sort();
+    all.dedup();
+    all
+}
+
+impl User {
+    /// The permissions that `roles` (some of the account's roles) grant.
+    pub fn permissions_of(&self, roles: &[String]) -> Vec<String> {
+        union(
+            self.grants
+                .iter()
+                .filter(|(role, _)| roles.contains(role))
+                .map(|(_, p)| p),
+        )
+    }
 }

@@ -5,7 +5,12 @@ use std::process::{Command, Output, Stdio};
 
 use tempfile::TempDir;
 
-fn keyward(dir: &TempDir, args: &[&str], stdin: Option<&str>) -> Output {
+pub fn keyward(dir: &TempDir, args: &[&str], stdin: Option<&str>) -> Output {
+    keyward_with(dir, args, stdin, &[])
+}
+
+/// As [`keyward`], with extra environment (a database URL, say).
+pub fn keyward_with(dir: &TempDir, args: &[&str], stdin: Option<&str>, env: &[(&str, String)]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
         .args(args)
         .current_dir(dir.path())
@@ -15,6 +20,7 @@ fn keyward(dir: &TempDir, args: &[&str], stdin: Option<&str>) -> Output {
         )
         .env("KEYWARD_KEYS_DIR", dir.path().join("keys"))
         .env("KEYWARD_PASSWORD_CONCURRENCY", "1")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -33,7 +39,7 @@ fn keyward(dir: &TempDir, args: &[&str], stdin: Option<&str>) -> Output {
     output
 }
 
-fn json(output: &Output) -> serde_json::Value {
+pub fn json(output: &Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)))
 }
@@ -127,12 +133,7 @@ fn user_lifecycle_through_the_cli() {
 
     let listed = json(&keyward(&dir, &["user", "list", "--json"], None));
     assert_eq!(listed.as_array().unwrap().len(), 2);
-    let ada = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["user_id"] == id)
-        .unwrap();
+    let ada = listed.as_array().unwrap().iter().find(|u| u["id"] == id).unwrap();
     assert_eq!(ada["email"], "Ada@Example.com");
     assert_eq!(ada["roles"], serde_json::json!(["admin"]));
     keyward(&dir, &["user", "delete", "ada@example.com"], None);

@@ -203,11 +203,32 @@ async fn revoking_a_user_ends_all_their_families() {
     let f = Fixture::new().await;
     let (a, _) = f.family(86_400).await;
     let (b, token_b) = f.family(86_400).await;
-    assert_eq!(f.store().revoke_user(&f.user, "test", f.now()).await.unwrap(), 2);
+    assert_eq!(
+        f.store()
+            .revoke_user(&f.user, None, "test", f.now())
+            .await
+            .unwrap(),
+        2
+    );
     for id in [a, b] {
         assert!(!f.store().find(&id).await.unwrap().unwrap().active);
     }
     assert_eq!(f.rotate(&token_b, f.now(), LIFETIMES).await.0, Rotation::Invalid);
+}
+
+#[tokio::test]
+async fn revoking_a_user_can_spare_the_callers_own_family() {
+    let f = Fixture::new().await;
+    let (kept, _) = f.family(86_400).await;
+    let (ended, _) = f.family(86_400).await;
+    let count = f
+        .store()
+        .revoke_user(&f.user, Some(&kept), "password changed", f.now())
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+    assert!(f.store().find(&kept).await.unwrap().unwrap().active);
+    assert!(!f.store().find(&ended).await.unwrap().unwrap().active);
 }
 
 #[tokio::test]

@@ -84,24 +84,43 @@ impl TestResponse {
             .to_owned()
     }
 
-    /// Asserts an RFC 6749 §5.2 error: status, `error` code, and the no-store headers.
-    pub fn assert_oauth_error(&self, status: u16, code: &str) {
+    fn assert_status(&self, status: u16) {
         assert_eq!(
             self.status.as_u16(),
             status,
             "body: {}",
             String::from_utf8_lossy(&self.body)
         );
+    }
+
+    /// Asserts `status` and returns the JSON body (`null` when empty).
+    pub fn expect(&self, status: u16) -> Value {
+        self.assert_status(status);
+        if self.body.is_empty() {
+            Value::Null
+        } else {
+            self.json()
+        }
+    }
+
+    /// Asserts a JSON error: status, `error` code, a description, and `Cache-Control: no-store`.
+    pub fn assert_api_error(&self, status: u16, code: &str) {
+        self.assert_status(status);
         let body = self.json();
         assert_eq!(body["error"], code, "body: {body}");
         assert!(body["error_description"].is_string(), "body: {body}");
         assert_eq!(self.header("cache-control"), Some("no-store"));
-        assert_eq!(self.header("pragma"), Some("no-cache"));
         assert!(
             self.header("content-type")
                 .unwrap_or_default()
                 .starts_with("application/json")
         );
+    }
+
+    /// Asserts an RFC 6749 §5.2 error: as [`TestResponse::assert_api_error`], and `Pragma`.
+    pub fn assert_oauth_error(&self, status: u16, code: &str) {
+        self.assert_api_error(status, code);
+        assert_eq!(self.header("pragma"), Some("no-cache"));
     }
 }
 
@@ -125,6 +144,7 @@ impl TestApp {
             database_url: database_url(&dir).await,
             keys_dir: dir.path().join("keys"),
             password_concurrency: 2,
+            mail_outbox: Some(dir.path().join("outbox")),
             ..Config::default()
         };
         if let Ok(url) = std::env::var("KEYWARD_TEST_REDIS_URL") {
@@ -216,8 +236,13 @@ impl TestApp {
 
     /// A user with `password` and the `user` role; returns the user id.
     pub async fn user(&self, email: &str, password: &str) -> String {
+        self.user_with_roles(email, password, &["user"]).await
+    }
+
+    /// A user with `password` and `roles`; returns the user id.
+    pub async fn user_with_roles(&self, email: &str, password: &str, roles: &[&str]) -> String {
         let hash = self.state.passwords.hash(Password::new(password)).await.unwrap();
-        let roles = ["user".to_owned()];
+        let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
         let new = users::NewUser {
             email,
             password_hash: Some(hash),
@@ -253,6 +278,77 @@ impl TestApp {
         }
         self.request(request.body(Body::from(body.to_owned())).unwrap())
             .await
+    }
+
+    /// Calls the account API: `body` as JSON, `token` as a Bearer access token.
+    pub async fn api(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> TestResponse {
+        let raw = body.map(|b| b.to_string());
+        self.api_raw(method, path, token, raw.as_deref(), "application/json")
+            .await
+    }
+
+    /// As [`TestApp::api`], with the body and content type as given.
+    pub async fn api_raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+        content_type: &str,
+    ) -> TestResponse {
+        let mut request = Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).unwrap())
+            .uri(path);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let body = match body {
+            Some(body) => {
+                request = request.header(header::CONTENT_TYPE, content_type);
+                Body::from(body.to_owned())
+            }
+            None => Body::empty(),
+        };
+        self.request(request.body(body).unwrap()).await
+    }
+
+    /// Signs in and returns the access token.
+    pub async fn access_token(&self, client: &TestClient, email: &str, password: &str) -> String {
+        self.login(client, email, password).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// The messages in the mail outbox, oldest first, as raw text.
+    pub fn outbox(&self) -> Vec<String> {
+        let dir = self.state.config.mail_outbox.as_ref().unwrap();
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .map(|entries| entries.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        files.retain(|p| p.extension().is_some_and(|e| e == "eml"));
+        files.sort();
+        files
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect()
+    }
+
+    /// The token of the newest verification link sent to `email`.
+    pub fn verification_token(&self, email: &str) -> String {
+        let mail = self
+            .outbox()
+            .into_iter()
+            .rev()
+            .find(|m| m.contains(&format!("To: {email}")))
+            .unwrap_or_else(|| panic!("no mail to {email}"));
+        link_token(&mail)
     }
 
     pub async fn get(&self, path: &str, authorization: Option<&str>) -> TestResponse {
@@ -351,6 +447,15 @@ pub async fn postgres_schema(base: &str) -> String {
     admin.close().await;
     let separator = if base.contains('?') { '&' } else { '?' };
     format!("{base}{separator}options=-c%20search_path%3D{schema}")
+}
+
+/// The token of the verification link in a message.
+pub fn link_token(mail: &str) -> String {
+    let start = mail.find("verify-email?token=").expect("a verification link") + "verify-email?token=".len();
+    mail[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
 }
 
 /// Form-urlencodes a value.

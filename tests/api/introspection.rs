@@ -151,11 +151,9 @@ async fn deleting_a_client_ends_every_token_it_holds_at_once() {
     for token in tokens {
         assert_eq!(app.introspect(&resource_server, token).await["active"], true);
     }
-    assert!(
-        keyward::store::clients::delete(&app.state.db, &doomed.id)
-            .await
-            .unwrap()
-    );
+    keyward::accounts::client_admin::delete(&app.state, &doomed.id)
+        .await
+        .unwrap();
     for token in tokens {
         assert_eq!(
             app.introspect(&resource_server, token).await,
@@ -163,4 +161,28 @@ async fn deleting_a_client_ends_every_token_it_holds_at_once() {
         );
     }
     assert_eq!(app.userinfo(tokens[0]).await.status, 401);
+}
+
+#[tokio::test]
+async fn a_client_deleted_by_another_process_stops_working_within_the_cache_ttl() {
+    let app = TestApp::spawn().await;
+    let doomed = app.client(&["client_credentials"], "").await;
+    let resource_server = app.client(&["client_credentials"], "").await;
+    let token = app.client_credentials(&doomed).await.str("access_token");
+    assert_eq!(app.introspect(&resource_server, &token).await["active"], true);
+    // As `keyward client delete` or another replica would: straight in the database.
+    assert!(
+        keyward::store::clients::delete(&app.state.db, &doomed.id)
+            .await
+            .unwrap()
+    );
+    app.clock
+        .advance(std::time::Duration::from_secs(keyward::store::cache::TTL as u64));
+    assert_eq!(
+        app.introspect(&resource_server, &token).await,
+        json!({"active": false})
+    );
+    app.client_credentials(&doomed)
+        .await
+        .assert_oauth_error(401, "invalid_client");
 }

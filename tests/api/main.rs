@@ -1,6 +1,10 @@
 //! Integration tests: the real router on its own SQLite database per test, driven over HTTP
 //! semantics (`oneshot`) or a real port where a client library needs one.
 
+mod account;
+mod admin;
+mod api_auth;
+mod audit;
 mod bad_input;
 mod cli;
 mod client_credentials;
@@ -11,10 +15,15 @@ mod health;
 mod helpers;
 mod introspection;
 mod oidc_client;
+mod openapi;
 mod password;
 mod process;
 mod refresh;
 mod replicas;
 mod revocation;
+mod roles;
+mod round_trips;
+mod signup;
 mod token_endpoint;
 mod userinfo;
+mod verification;

@@ -301,3 +301,30 @@ async fn behind_a_trusted_proxy_each_forwarded_client_is_counted_apart() {
         429
     );
 }
+
+#[tokio::test]
+async fn beyond_the_password_queue_logins_get_a_fast_503_with_retry_after() {
+    let app = TestApp::with_config(|c| {
+        c.password_concurrency = 1;
+        c.password_queue = 1;
+    })
+    .await;
+    let client = app.full_client().await;
+    app.user("ada@example.com", "correct horse battery staple").await;
+    let attempts =
+        (0..8).map(|_| app.password_grant(&client, "ada@example.com", "correct horse battery staple", None));
+    let answers = futures_util::future::join_all(attempts).await;
+    let (accepted, shed): (Vec<_>, Vec<_>) = answers.iter().partition(|a| a.status == 200);
+    assert!(
+        accepted.len() >= 2,
+        "one hashing and one queued are always admitted"
+    );
+    assert!(
+        !shed.is_empty(),
+        "eight at once exceed one slot and a queue of one"
+    );
+    for answer in shed {
+        answer.assert_oauth_error(503, "temporarily_unavailable");
+        assert_eq!(answer.header("retry-after"), Some("1"));
+    }
+}

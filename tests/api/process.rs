@@ -35,7 +35,7 @@ impl Server {
                 )
                 .env("KEYWARD_PASSWORD_CONCURRENCY", "1")
                 .stdout(Stdio::null())
-                .stderr(Stdio::null());
+                .stderr(std::fs::File::create(dir.join("keyward.log")).unwrap());
             for (name, value) in env {
                 command.env(name, value);
             }

@@ -20,6 +20,8 @@ pub async fn exchange(
     scope: Option<Scope>,
 ) -> Result<TokenResponse, OAuthError> {
     let scope = Scope::resolve(scope, &Scope::from_words(&client.scopes))?;
+    // Under overload, refused before any other work, so shedding stays cheap.
+    let reservation = app.passwords.reserve().map_err(|_| OAuthError::Overloaded)?;
     let attempt = throttle::check(app, username, address).await?;
     let found = users::find_for_login(&app.db, username).await?;
     let (user, hash) = match found {
@@ -27,7 +29,7 @@ pub async fn exchange(
         None => (None, None),
     };
     // With no account (or no password) the dummy hash is verified: same cost, same answer.
-    let verified = app.passwords.verify(password, hash).await?;
+    let verified = reservation.verify(password, hash).await?;
     let user = match user {
         Some(user) if verified => user,
         _ => {

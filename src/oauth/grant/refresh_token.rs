@@ -8,7 +8,7 @@ use crate::oauth::scope::Scope;
 use crate::oauth::tokens::{self, TokenResponse};
 use crate::store::clients::Client;
 use crate::store::families::{FamilyStore, RefreshToken, Rotation};
-use crate::store::users::{self, UserStatus};
+use crate::store::users::UserStatus;
 
 /// Rotates the presented refresh token and issues tokens for the same session.
 pub async fn exchange(
@@ -49,7 +49,7 @@ pub async fn exchange(
         }
         Rotation::Invalid => return Err(invalid()),
     };
-    let user = match users::find(&app.db, &family.user_id).await? {
+    let user = match app.user(&family.user_id).await? {
         Some(user) if user.status == UserStatus::Active => user,
         _ => {
             app.families

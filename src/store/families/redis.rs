@@ -262,11 +262,17 @@ impl FamilyStore for RedisFamilies {
         Ok(revoked == 1)
     }
 
-    async fn revoke_user(&self, user_id: &str, reason: &str, now: UnixTime) -> anyhow::Result<u64> {
+    async fn revoke_user(
+        &self,
+        user_id: &str,
+        except: Option<&str>,
+        reason: &str,
+        now: UnixTime,
+    ) -> anyhow::Result<u64> {
         let user_key = self.user_key(user_id);
         let ids: Vec<String> = self.query(redis::cmd("SMEMBERS").arg(&user_key)).await?;
         let mut ended = 0;
-        for id in ids {
+        for id in ids.into_iter().filter(|id| Some(id.as_str()) != except) {
             // Each family is revoked atomically in its own slot; families that expired leave the index.
             if self.revoke(&id, reason, now).await? {
                 ended += 1;

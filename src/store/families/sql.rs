@@ -2,6 +2,8 @@
 //! itself a single compare-and-set `update`, so concurrent presentations of one token serialise
 //! on the row and exactly one wins.
 
+use std::sync::Arc;
+
 use sqlx::FromRow;
 
 use super::{Family, FamilyStore, Lifetimes, NewFamily, Presented, RefreshToken, Rotation};
@@ -13,11 +15,26 @@ use crate::store::Db;
 #[derive(Clone)]
 pub struct SqlFamilies {
     db: Db,
+    /// On SQLite, writers queue here instead of in SQLite's busy handler, whose sleeps (up to
+    /// 100 ms each) put seconds into the tail latency of concurrent refreshes. SQLite allows one
+    /// writer at a time anyway; PostgreSQL needs no such queue.
+    writes: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl SqlFamilies {
     pub fn new(db: Db) -> Self {
-        Self { db }
+        let sqlite = db.connect_options().database_url.scheme() == "sqlite";
+        Self {
+            db,
+            writes: sqlite.then(Default::default),
+        }
+    }
+
+    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.writes {
+            Some(writes) => Some(writes.lock().await),
+            None => None,
+        }
     }
 }
 
@@ -73,6 +90,7 @@ struct PresentedRow {
 
 impl FamilyStore for SqlFamilies {
     async fn create(&self, family: NewFamily<'_>, now: UnixTime) -> anyhow::Result<()> {
+        let _turn = self.write_turn().await;
         let mut tx = self.db.begin().await?;
         sqlx::query(
             "insert into families (id, user_id, client_id, scope, auth_time, created_at, absolute_expires_at,
@@ -108,6 +126,7 @@ impl FamilyStore for SqlFamilies {
         now: UnixTime,
         lifetimes: Lifetimes,
     ) -> anyhow::Result<Rotation> {
+        let _turn = self.write_turn().await;
         let mut tx = self.db.begin().await?;
         // The compare-and-set: matches only while `presented` is current, so of several
         // concurrent presentations exactly one updates the row. Writing first also takes
@@ -195,18 +214,27 @@ impl FamilyStore for SqlFamilies {
     }
 
     async fn revoke(&self, id: &str, reason: &str, now: UnixTime) -> anyhow::Result<bool> {
+        let _turn = self.write_turn().await;
         let mut conn = self.db.acquire().await?;
         Ok(revoke_in(&mut conn, id, reason, now).await?)
     }
 
-    async fn revoke_user(&self, user_id: &str, reason: &str, now: UnixTime) -> anyhow::Result<u64> {
+    async fn revoke_user(
+        &self,
+        user_id: &str,
+        except: Option<&str>,
+        reason: &str,
+        now: UnixTime,
+    ) -> anyhow::Result<u64> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query(
             "update families set status = 'revoked', revoked_reason = $2, revoked_at = $3
-             where user_id = $1 and status = 'active'",
+             where user_id = $1 and status = 'active' and id <> $4",
         )
         .bind(user_id)
         .bind(reason)
         .bind(now)
+        .bind(except.unwrap_or(""))
         .execute(&self.db)
         .await?;
         Ok(done.rows_affected())
@@ -219,6 +247,7 @@ impl FamilyStore for SqlFamilies {
         expires_at: UnixTime,
         now: UnixTime,
     ) -> anyhow::Result<()> {
+        let _turn = self.write_turn().await;
         let mut tx = self.db.begin().await?;
         sqlx::query(
             "insert into access_denylist (jti, expires_at) values ($1, $2)

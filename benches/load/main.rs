@@ -1,0 +1,65 @@
+//! The load benchmark: `cargo bench --bench load [-- OPTIONS]`.
+//!
+//! Starts `keyward serve` as a child process (embedded defaults, or PostgreSQL and Redis when
+//! their URLs are given), creates a client and users through the CLI, measures the hardware
+//! limits (RS256 signatures and verifications, Argon2id hashes, with keyward's own code and
+//! parameters, on all cores), then drives real HTTP load at fixed concurrency from this process
+//! and prints, per scenario, throughput, latency, errors, the server's CPU time per request,
+//! its peak RSS, and the ratio to the limit that bounds it.
+
+mod client;
+mod limits;
+mod scenarios;
+mod server;
+
+use std::time::Duration;
+
+/// Command-line options.
+pub struct Options {
+    pub duration: Duration,
+    pub concurrency: usize,
+    pub postgres: Option<String>,
+    pub redis: Option<String>,
+    pub only: Vec<String>,
+    /// Concurrent logins for the overload scenario.
+    pub overload: usize,
+}
+
+fn options() -> Options {
+    let mut options = Options {
+        duration: Duration::from_secs(10),
+        concurrency: 16,
+        postgres: None,
+        redis: None,
+        only: Vec::new(),
+        overload: 200,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| panic!("{arg} needs a value"));
+        match arg.as_str() {
+            "--duration" => options.duration = humantime::parse_duration(&value()).expect("--duration"),
+            "--concurrency" => options.concurrency = value().parse().expect("--concurrency"),
+            "--postgres" => options.postgres = Some(value()),
+            "--redis" => options.redis = Some(value()),
+            "--only" => options.only = value().split(',').map(str::to_owned).collect(),
+            "--overload" => options.overload = value().parse().expect("--overload"),
+            // `cargo bench` passes this to every bench target.
+            "--bench" => {}
+            other => panic!(
+                "unknown option {other}; options: --duration 10s --concurrency 16 --postgres URL --redis URL \
+                 --only cc,password,refresh,introspect,jwks,overload --overload 200"
+            ),
+        }
+    }
+    options
+}
+
+fn main() {
+    let options = options();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(scenarios::run(&options));
+}

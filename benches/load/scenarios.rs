@@ -1,0 +1,359 @@
+//! The scenarios, each a fixed number of workers with a connection of their own, and the report.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use bytes::Bytes;
+use hyper::Method;
+
+use crate::Options;
+use crate::client::{Answer, Connection};
+use crate::limits::{self, Limits};
+use crate::server::{PASSWORD, Server};
+
+/// What a scenario's throughput is compared with.
+#[derive(Clone, Copy)]
+enum Bound {
+    /// RS256 signatures, this many per request.
+    Signatures(f64),
+    /// Argon2id hashes, one per request.
+    Hashes,
+    /// RS256 verifications, one per request.
+    Verifications,
+    None,
+}
+
+/// What one worker sends next.
+enum Work {
+    ClientCredentials,
+    Password { username: String },
+    Refresh { token: String },
+    Introspect { token: String },
+    Discovery { turn: bool },
+}
+
+struct Outcome {
+    latencies: Vec<Duration>,
+    statuses: BTreeMap<u16, u64>,
+    /// 503s that carried Retry-After.
+    shed_with_retry_after: u64,
+    /// Latencies of the 503s alone.
+    shed: Vec<Duration>,
+}
+
+pub async fn run(options: &Options) {
+    let server = Server::start(options);
+    let wanted = |name: &str| options.only.is_empty() || options.only.iter().any(|o| o == name);
+    println!(
+        "keyward load benchmark: {} workers, {:?} per scenario, backend: {}{}",
+        options.concurrency,
+        options.duration,
+        if options.postgres.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
+        if options.redis.is_some() { " + Redis" } else { "" },
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (idle, _) = server.rss();
+    println!("idle RSS after start: {:.1} MB", mb(idle));
+
+    println!("measuring the limits on all cores ...");
+    let limits = limits::measure(Duration::from_secs(3)).await;
+    println!(
+        "limits ({} cores): RS256 sign {:.0}/s, RS256 verify {:.0}/s, Argon2id (m=19MiB,t=2,p=1) {:.1}/s\n",
+        limits.cores, limits.signs_per_sec, limits.verifies_per_sec, limits.hashes_per_sec
+    );
+    let users: Vec<String> = (0..options.concurrency.max(1))
+        .map(|i| format!("bench{i}@example.com"))
+        .collect();
+    if ["password", "refresh", "introspect", "overload"]
+        .iter()
+        .any(|s| wanted(s))
+    {
+        for user in &users {
+            server.user(user);
+        }
+    }
+    println!(
+        "{:<20} {:>5} {:>9} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10}  statuses",
+        "scenario", "conns", "req/s", "p50 ms", "p99 ms", "max ms", "cpu/req", "peak RSS", "ratio",
+    );
+    let credentials = format!("{}:{}", server.client_id, server.client_secret);
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(credentials)
+    );
+    let ctx = Ctx {
+        server: &server,
+        basic: &basic,
+        limits: &limits,
+        options,
+    };
+    if wanted("cc") {
+        ctx.scenario(
+            "client_credentials",
+            Bound::Signatures(1.0),
+            options.concurrency,
+            |_| Work::ClientCredentials,
+        )
+        .await;
+    }
+    if wanted("password") {
+        ctx.scenario("password", Bound::Hashes, options.concurrency, |i| {
+            Work::Password {
+                username: users[i % users.len()].clone(),
+            }
+        })
+        .await;
+    }
+    if wanted("refresh") {
+        let chains = ctx.sign_in_all(&users, "refresh_token").await;
+        ctx.scenario("refresh", Bound::Signatures(1.0), options.concurrency, |i| {
+            Work::Refresh {
+                token: chains[i].clone(),
+            }
+        })
+        .await;
+    }
+    if wanted("introspect") {
+        let tokens = ctx.sign_in_all(&users, "access_token").await;
+        ctx.scenario("introspect", Bound::Verifications, options.concurrency, |i| {
+            Work::Introspect {
+                token: tokens[i].clone(),
+            }
+        })
+        .await;
+    }
+    if wanted("jwks") {
+        ctx.scenario("jwks+discovery", Bound::None, options.concurrency, |i| {
+            Work::Discovery { turn: i % 2 == 0 }
+        })
+        .await;
+    }
+    if wanted("overload") {
+        ctx.scenario(
+            &format!("password x{}", options.overload),
+            Bound::Hashes,
+            options.overload,
+            |i| Work::Password {
+                username: users[i % users.len()].clone(),
+            },
+        )
+        .await;
+    }
+}
+
+struct Ctx<'a> {
+    server: &'a Server,
+    basic: &'a str,
+    limits: &'a Limits,
+    options: &'a Options,
+}
+
+impl Ctx<'_> {
+    /// Signs every user in once (outside the measurement); returns one field of each response.
+    async fn sign_in_all(&self, users: &[String], field: &str) -> Vec<String> {
+        let mut connection = Connection::open(self.server.port).await;
+        let mut values = Vec::new();
+        for i in 0..self.options.concurrency {
+            let answer = self
+                .send(
+                    &mut connection,
+                    &Work::Password {
+                        username: users[i % users.len()].clone(),
+                    },
+                )
+                .await;
+            assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
+            values.push(json_field(&answer.body, field));
+        }
+        values
+    }
+
+    async fn send(&self, connection: &mut Connection, work: &Work) -> Answer {
+        let form = [
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("authorization", self.basic),
+        ];
+        match work {
+            Work::ClientCredentials => {
+                connection
+                    .send(
+                        Method::POST,
+                        "/oauth/token",
+                        &form,
+                        Bytes::from_static(b"grant_type=client_credentials"),
+                    )
+                    .await
+            }
+            Work::Password { username } => {
+                let body = format!(
+                    "grant_type=password&username={}&password={}",
+                    encode(username),
+                    encode(PASSWORD)
+                );
+                connection
+                    .send(Method::POST, "/oauth/token", &form, body.into())
+                    .await
+            }
+            Work::Refresh { token } => {
+                let body = format!("grant_type=refresh_token&refresh_token={}", encode(token));
+                connection
+                    .send(Method::POST, "/oauth/token", &form, body.into())
+                    .await
+            }
+            Work::Introspect { token } => {
+                let body = format!("token={}", encode(token));
+                connection
+                    .send(Method::POST, "/oauth/introspect", &form, body.into())
+                    .await
+            }
+            Work::Discovery { turn } => {
+                let path = if *turn {
+                    "/.well-known/jwks.json"
+                } else {
+                    "/.well-known/openid-configuration"
+                };
+                connection.send(Method::GET, path, &[], Bytes::new()).await
+            }
+        }
+    }
+
+    async fn scenario(&self, name: &str, bound: Bound, workers: usize, work: impl Fn(usize) -> Work) {
+        let deadline = Instant::now() + self.options.duration;
+        let mut connections = Vec::new();
+        for _ in 0..workers {
+            connections.push(Connection::open(self.server.port).await);
+        }
+        self.server.reset_peak();
+        let cpu_before = self.server.cpu_time();
+        let started = Instant::now();
+        let tasks = connections.into_iter().enumerate().map(|(i, mut connection)| {
+            let mut next = work(i);
+            async move {
+                let mut outcome = Outcome {
+                    latencies: Vec::new(),
+                    statuses: BTreeMap::new(),
+                    shed_with_retry_after: 0,
+                    shed: Vec::new(),
+                };
+                while Instant::now() < deadline {
+                    let answer = self.send(&mut connection, &next).await;
+                    *outcome.statuses.entry(answer.status).or_default() += 1;
+                    if answer.status == 200 {
+                        outcome.latencies.push(answer.latency);
+                        if let Work::Refresh { token } = &mut next {
+                            *token = json_field(&answer.body, "refresh_token");
+                        }
+                        if let Work::Discovery { turn } = &mut next {
+                            *turn = !*turn;
+                        }
+                    } else if answer.status == 503 {
+                        outcome.shed.push(answer.latency);
+                        outcome.shed_with_retry_after += u64::from(answer.retry_after);
+                        // A shed client backs off briefly, as Retry-After asks (scaled down).
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+                outcome
+            }
+        });
+        let outcomes = futures_util::future::join_all(tasks).await;
+        let elapsed = started.elapsed();
+        let cpu = self.server.cpu_time().saturating_sub(cpu_before);
+        let (_, peak) = self.server.rss();
+        self.report(name, bound, workers, elapsed, cpu, peak, outcomes);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn report(
+        &self,
+        name: &str,
+        bound: Bound,
+        workers: usize,
+        elapsed: Duration,
+        cpu: Duration,
+        peak: u64,
+        outcomes: Vec<Outcome>,
+    ) {
+        let mut latencies: Vec<Duration> = outcomes
+            .iter()
+            .flat_map(|o| o.latencies.iter().copied())
+            .collect();
+        let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
+        for outcome in &outcomes {
+            for (status, count) in &outcome.statuses {
+                *statuses.entry(*status).or_default() += count;
+            }
+        }
+        latencies.sort();
+        let ok = latencies.len() as f64;
+        let total: u64 = statuses.values().sum();
+        let rps = ok / elapsed.as_secs_f64();
+        let percentile = |p: f64| {
+            latencies
+                .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+                .map_or(0.0, ms)
+        };
+        let ratio = match bound {
+            Bound::Signatures(per) => format!("{:.2} sign", rps * per / self.limits.signs_per_sec),
+            Bound::Hashes => format!("{:.2} hash", rps / self.limits.hashes_per_sec),
+            Bound::Verifications => format!("{:.2} verify", rps / self.limits.verifies_per_sec),
+            Bound::None => "-".to_owned(),
+        };
+        let statuses_text: Vec<String> = statuses.iter().map(|(s, n)| format!("{s}:{n}")).collect();
+        println!(
+            "{:<20} {:>5} {:>9.1} {:>8.2} {:>8.2} {:>8.2} {:>7.3}ms {:>7.1}MB {:>10}  {}",
+            name,
+            workers,
+            rps,
+            percentile(0.50),
+            percentile(0.99),
+            latencies.last().map_or(0.0, ms),
+            if total > 0 {
+                cpu.as_secs_f64() * 1000.0 / total as f64
+            } else {
+                0.0
+            },
+            mb(peak),
+            ratio,
+            statuses_text.join(" "),
+        );
+        let mut shed: Vec<Duration> = outcomes.iter().flat_map(|o| o.shed.iter().copied()).collect();
+        if !shed.is_empty() {
+            shed.sort();
+            let with_retry: u64 = outcomes.iter().map(|o| o.shed_with_retry_after).sum();
+            println!(
+                "{:<20} shed {} with 503 ({} with Retry-After): p50 {:.2} ms, p99 {:.2} ms",
+                "",
+                shed.len(),
+                with_retry,
+                ms(&shed[shed.len() / 2]),
+                ms(&shed[(shed.len() * 99 / 100).min(shed.len() - 1)]),
+            );
+        }
+    }
+}
+
+fn json_field(body: &[u8], field: &str) -> String {
+    let value: serde_json::Value = serde_json::from_slice(body).expect("JSON response");
+    value[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {field} in {value}"))
+        .to_owned()
+}
+
+fn encode(value: &str) -> String {
+    percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+fn ms(d: &Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
