@@ -52,6 +52,7 @@ impl AppState {
         let passwords = PasswordHasher::new(config.password_concurrency, config.password_queue)?;
         let trusted_proxies = config.trusted_proxy_addrs()?.into();
         let mailer = Mailer::from_config(&config)?;
+        let cache_ttl = crate::clock::seconds(config.cache_ttl);
         Ok(Self {
             trusted_proxies,
             families: Families::from_config(&config, db.clone()).await?,
@@ -61,8 +62,8 @@ impl AppState {
             clock,
             passwords,
             mailer,
-            clients: TtlCache::default(),
-            users: TtlCache::default(),
+            clients: TtlCache::new(cache_ttl),
+            users: TtlCache::new(cache_ttl),
             verified: VerifiedTokens::default(),
         })
     }

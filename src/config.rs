@@ -68,6 +68,9 @@ pub struct Config {
     /// How long an email-verification link works.
     #[serde(with = "humantime_serde")]
     pub email_verification_ttl: Duration,
+    /// How long a process believes a client or account it has read; `0s` reads every time.
+    #[serde(with = "humantime_serde")]
+    pub cache_ttl: Duration,
 }
 
 /// Whether sign-up is open to anyone.
@@ -104,6 +107,7 @@ impl Default for Config {
             mail_outbox: None,
             mail_from: None,
             email_verification_ttl: Duration::from_secs(24 * 3600),
+            cache_ttl: Duration::from_secs(2),
         }
     }
 }
@@ -202,6 +206,7 @@ impl fmt::Debug for Config {
             .field("mail_outbox", &self.mail_outbox)
             .field("mail_from", &self.mail_from)
             .field("email_verification_ttl", &self.email_verification_ttl)
+            .field("cache_ttl", &self.cache_ttl)
             .finish()
     }
 }

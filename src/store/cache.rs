@@ -3,7 +3,8 @@
 //! who its user is now, and a database round trip for each (on SQLite, a hop to sqlx's worker
 //! thread) costs more than the rest of the request but the signature. Changes made through this
 //! process take effect at once (the code that makes them forgets the entry); changes made
-//! elsewhere (another replica, the CLI) within [`TTL`] seconds. Sessions are never cached: a
+//! elsewhere (another replica, the CLI) within the TTL (`KEYWARD_CACHE_TTL`, 2 s; 0 turns
+//! caching off). Sessions are never cached: a
 //! disabled or deleted account's sessions end in the family store, which is asked every time.
 
 use std::collections::HashMap;
@@ -12,36 +13,36 @@ use std::sync::{Arc, Mutex};
 
 use crate::clock::UnixTime;
 
-/// How long a cached row is believed, in seconds.
-pub const TTL: i64 = 2;
 /// More entries than this and the cache starts over (keys come from requests).
 const MAX_ENTRIES: usize = 10_000;
 
 /// Each value with when it was read.
 type Entries<V> = HashMap<String, (UnixTime, Arc<V>)>;
 
-/// Values by id for at most [`TTL`] seconds. Absent values are not cached.
+/// Values by id for at most `ttl` seconds. Absent values are not cached.
 pub struct TtlCache<V> {
     entries: Arc<Mutex<Entries<V>>>,
+    ttl: i64,
 }
 
 impl<V> Clone for TtlCache<V> {
     fn clone(&self) -> Self {
         Self {
             entries: self.entries.clone(),
-        }
-    }
-}
-
-impl<V> Default for TtlCache<V> {
-    fn default() -> Self {
-        Self {
-            entries: Arc::new(Mutex::new(HashMap::new())),
+            ttl: self.ttl,
         }
     }
 }
 
 impl<V> TtlCache<V> {
+    /// A cache that believes a value for `ttl` seconds; 0 keeps nothing.
+    pub fn new(ttl: i64) -> Self {
+        Self {
+            entries: Arc::new(Mutex::new(HashMap::new())),
+            ttl,
+        }
+    }
+
     /// The cached value of `id`, or what `load` reads (cached if present).
     pub async fn get_or_load<E, F>(&self, id: &str, now: UnixTime, load: F) -> Result<Option<Arc<V>>, E>
     where
@@ -54,6 +55,9 @@ impl<V> TtlCache<V> {
             return Ok(None);
         };
         let value = Arc::new(value);
+        if self.ttl <= 0 {
+            return Ok(Some(value));
+        }
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= MAX_ENTRIES {
                 entries.clear();
@@ -80,7 +84,7 @@ impl<V> TtlCache<V> {
     fn cached(&self, id: &str, now: UnixTime) -> Option<Arc<V>> {
         let entries = self.entries.lock().ok()?;
         let (fetched, value) = entries.get(id)?;
-        (now >= *fetched && now < fetched + TTL).then(|| value.clone())
+        (now >= *fetched && now < fetched + self.ttl).then(|| value.clone())
     }
 }
 
@@ -88,13 +92,22 @@ impl<V> TtlCache<V> {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_zero_ttl_reads_every_time() {
+        let cache = TtlCache::new(0);
+        for value in ["one", "two"] {
+            let got = cache.get_or_load("a", 100, load(Some(value))).await;
+            assert_eq!(*got.unwrap().unwrap(), value);
+        }
+    }
+
     async fn load(value: Option<&'static str>) -> Result<Option<&'static str>, ()> {
         Ok(value)
     }
 
     #[tokio::test]
     async fn values_live_for_the_ttl_and_until_forgotten() {
-        let cache = TtlCache::default();
+        let cache = TtlCache::new(2);
         assert_eq!(
             *cache
                 .get_or_load("a", 100, load(Some("one")))

@@ -267,8 +267,7 @@ async fn a_database_outage_answers_fast_503s_and_recovers() {
     relay.cut();
     // Clients and users read within the cache TTL would still serve (client_credentials needs
     // nothing else); past it, everything that needs the database answers 503.
-    app.clock
-        .advance(Duration::from_secs(keyward::store::cache::TTL as u64));
+    app.clock.advance(app.state.config.cache_ttl);
     let timed = Instant::now();
     let login = app
         .password_grant(&client, "ada@example.com", "pw-pw-pw-pw", None)

@@ -176,8 +176,7 @@ async fn a_client_deleted_by_another_process_stops_working_within_the_cache_ttl(
             .await
             .unwrap()
     );
-    app.clock
-        .advance(std::time::Duration::from_secs(keyward::store::cache::TTL as u64));
+    app.clock.advance(app.state.config.cache_ttl);
     assert_eq!(
         app.introspect(&resource_server, &token).await,
         json!({"active": false})
