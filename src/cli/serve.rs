@@ -1,0 +1,80 @@
+//! `keyward serve`: the HTTP server, its housekeeping and its graceful stop.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+
+use keyward::app::{AppState, router};
+use keyward::clock::Clock;
+use keyward::config::Config;
+
+use super::dev;
+
+pub async fn run(mut config: Config, dev: bool) -> anyhow::Result<()> {
+    if dev && config.smtp_url.is_none() && config.mail_outbox.is_none() {
+        // Verification links land where the developer can open them.
+        config.mail_outbox = Some("data/outbox".into());
+    }
+    let bind: SocketAddr = config
+        .bind
+        .parse()
+        .with_context(|| format!("KEYWARD_BIND {:?}", config.bind))?;
+    tracing::info!(?config, "starting");
+    let state = AppState::build(config, Clock::system()).await?;
+    if dev {
+        dev::prepare(&state).await?;
+    }
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("binding {bind}"))?;
+    tracing::info!(issuer = %state.config.issuer, %bind, kid = state.keys.signing().kid(), "serving");
+    tokio::spawn(prune_periodically(state.clone()));
+    let grace = state.config.shutdown_grace;
+    let stopping = std::sync::Arc::new(tokio::sync::Notify::new());
+    let signalled = stopping.clone();
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!(
+            ?grace,
+            "stopping: no new connections; finishing requests in flight"
+        );
+        signalled.notify_one();
+    });
+    // In-flight requests get `grace` to finish; a stalled client cannot hold the process up.
+    tokio::select! {
+        served = server => served?,
+        () = async { stopping.notified().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!("requests still in flight after the grace period; exiting anyway");
+        }
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Every ten minutes, removes rows that can no longer change any answer.
+async fn prune_periodically(state: AppState) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        match state.prune().await {
+            Ok(pruned) => tracing::debug!(?pruned, "pruned expired rows"),
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "pruning expired rows failed"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => {
+            let _ = ctrl_c.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}
