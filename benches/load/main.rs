@@ -9,6 +9,7 @@
 
 mod client;
 mod limits;
+mod postgres;
 mod scenarios;
 mod server;
 

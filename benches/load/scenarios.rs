@@ -10,6 +10,7 @@ use hyper::Method;
 use crate::Options;
 use crate::client::{Answer, Connection};
 use crate::limits::{self, Limits};
+use crate::postgres::Schema;
 use crate::server::{PASSWORD, Server};
 
 /// What a scenario's throughput is compared with.
@@ -43,7 +44,19 @@ struct Outcome {
 }
 
 pub async fn run(options: &Options) {
-    let server = Server::start(options);
+    let schema = match &options.postgres {
+        Some(base) => Some(Schema::create(base).await),
+        None => None,
+    };
+    let server = Server::start(options, schema.as_ref().map(Schema::url));
+    measure(options, &server).await;
+    drop(server);
+    if let Some(schema) = schema {
+        schema.drop().await;
+    }
+}
+
+async fn measure(options: &Options, server: &Server) {
     let wanted = |name: &str| options.only.is_empty() || options.only.iter().any(|o| o == name);
     println!(
         "keyward load benchmark: {} workers, {:?} per scenario, backend: {}{}",
@@ -87,7 +100,7 @@ pub async fn run(options: &Options) {
         base64::engine::general_purpose::STANDARD.encode(credentials)
     );
     let ctx = Ctx {
-        server: &server,
+        server,
         basic: &basic,
         limits: &limits,
         options,

@@ -20,7 +20,8 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn start(options: &Options) -> Self {
+    /// Starts keyward on `database_url`, or on SQLite in a temporary folder.
+    pub fn start(options: &Options, database_url: Option<String>) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -39,10 +40,13 @@ impl Server {
             ),
             // Every worker signs in from 127.0.0.1; the benchmark measures work, not lockouts.
             ("KEYWARD_LOGIN_MAX_FAILURES".to_owned(), "1000000".to_owned()),
+            // The thousands of sessions a run opens expire from Redis within the hour.
+            ("KEYWARD_REFRESH_IDLE_TTL".to_owned(), "1h".to_owned()),
+            ("KEYWARD_REFRESH_ABSOLUTE_TTL".to_owned(), "1h".to_owned()),
             ("RUST_LOG".to_owned(), "warn".to_owned()),
         ];
-        if let Some(url) = &options.postgres {
-            env.push(("KEYWARD_DATABASE_URL".to_owned(), url.clone()));
+        if let Some(url) = database_url {
+            env.push(("KEYWARD_DATABASE_URL".to_owned(), url));
         }
         if let Some(url) = &options.redis {
             env.push(("KEYWARD_REDIS_URL".to_owned(), url.clone()));
