@@ -5,6 +5,10 @@ use sqlx::FromRow;
 use crate::clock::UnixTime;
 use crate::store::{Db, split_words};
 
+mod listing;
+
+pub use listing::{UserFilter, list};
+
 /// An account, without its password hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -118,13 +122,6 @@ pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-macro_rules! user_columns {
-    () => {
-        "id, email, name, given_name, family_name, locale, status, email_verified, created_at, updated_at, \
-         deleted_at"
-    };
-}
-
 /// One account with its roles and their permissions, in one statement: a row per role.
 macro_rules! with_roles {
     ($condition:literal) => {
@@ -213,55 +210,6 @@ pub async fn find_for_login(db: &Db, email: &str) -> Result<Option<(User, Option
 /// A live account by email.
 pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<User>, sqlx::Error> {
     Ok(find_for_login(db, email).await?.map(|(user, _)| user))
-}
-
-/// Which accounts a listing returns; every field narrows it.
-#[derive(Debug, Default)]
-pub struct UserFilter<'a> {
-    /// A part of the email, compared case-insensitively.
-    pub email: Option<&'a str>,
-    pub role: Option<&'a str>,
-    /// `active`, `disabled` or `deleted`; by default every account that is not deleted.
-    pub status: Option<&'a str>,
-    /// Only accounts whose id sorts after this one (ids are time-ordered): the page cursor.
-    pub after: Option<&'a str>,
-    pub limit: i64,
-}
-
-/// Accounts matching `filter`, oldest first.
-pub async fn list(db: &Db, filter: &UserFilter<'_>) -> Result<Vec<User>, sqlx::Error> {
-    let email = filter
-        .email
-        .map(|e| format!("%{}%", escape_like(&normalize_email(e))));
-    let rows: Vec<UserRow> = sqlx::query_as(concat!(
-        "select ",
-        user_columns!(),
-        " from users u
-         where ($1 is null or email_normalized like $1 escape '\\')
-           and ($2 is null or exists (select 1 from user_roles r where r.user_id = u.id and r.role = $2))
-           and (($3 is null and deleted_at is null)
-                or (case when deleted_at is null then status else 'deleted' end) = $3)
-           and id > $4
-         order by id
-         limit $5"
-    ))
-    .bind(email)
-    .bind(filter.role)
-    .bind(filter.status)
-    .bind(filter.after.unwrap_or(""))
-    .bind(filter.limit)
-    .fetch_all(db)
-    .await?;
-    let mut users = Vec::with_capacity(rows.len());
-    for row in rows {
-        users.push(attach_roles(db, row).await?);
-    }
-    Ok(users)
-}
-
-/// `%`, `_` and the escape character itself match literally.
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
 /// An account by id, deleted or not.
@@ -397,27 +345,6 @@ pub async fn set_status(db: &Db, id: &str, status: UserStatus, now: UnixTime) ->
             .execute(db)
             .await?;
     Ok(done.rows_affected() == 1)
-}
-
-/// An account read without its roles (listings), completed with them.
-async fn attach_roles(db: &Db, row: UserRow) -> Result<User, sqlx::Error> {
-    let roles = roles(db, &row.id).await?;
-    Ok(row.into_user(roles))
-}
-
-/// The account's roles and the permissions each grants, in one query.
-async fn roles(db: &Db, user_id: &str) -> Result<Vec<(String, Vec<String>)>, sqlx::Error> {
-    let rows: Vec<(String, Option<String>)> = sqlx::query_as(
-        "select ur.role, r.permissions from user_roles ur left join roles r on r.name = ur.role
-         where ur.user_id = $1 order by ur.role",
-    )
-    .bind(user_id)
-    .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(role, permissions)| (role, split_words(permissions.as_deref().unwrap_or_default())))
-        .collect())
 }
 
 /// The permissions of several roles, sorted, without repeats.

@@ -105,6 +105,21 @@ async fn listing_pages_and_filters() {
     seen.dedup();
     assert_eq!(seen.len(), 7, "every account exactly once");
 
+    // A page's roles are read in one statement for all its accounts: each gets its own.
+    let everyone = a.call("GET", "/api/v1/users?limit=200", None).await.ok();
+    let roles_of = |email: &str| {
+        everyone["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["email"] == email)
+            .map(|u| u["roles"].clone())
+            .unwrap()
+    };
+    assert_eq!(roles_of("boss@corp.example"), json!(["staff"]));
+    assert_eq!(roles_of("user3@example.com"), json!(["user"]));
+    assert_eq!(roles_of("root@example.com"), json!(["admin", "user"]));
+
     let by_email = a.call("GET", "/api/v1/users?email=CORP.example", None).await.ok();
     assert_eq!(by_email["users"].as_array().unwrap().len(), 1);
     assert_eq!(by_email["users"][0]["email"], "boss@corp.example");

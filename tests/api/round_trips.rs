@@ -65,12 +65,25 @@ async fn each_hot_path_makes_a_fixed_number_of_round_trips() {
         None,
         &env,
     ));
+    // Ada, an admin, walks the hot paths and lists the accounts; the listing's statements must
+    // not grow with the page.
     keyward_with(
         &dir,
-        &["user", "create", "--email", "ada@example.com", "--password-stdin"],
+        &[
+            "user",
+            "create",
+            "--email",
+            "ada@example.com",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
         Some(PASSWORD),
         &env,
     );
+    for email in ["grace@example.com", "alan@example.com"] {
+        keyward_with(&dir, &["user", "create", "--email", email], None, &env);
+    }
     let (id, secret) = (
         client["client_id"].as_str().unwrap().to_owned(),
         client["client_secret"].as_str().unwrap().to_owned(),
@@ -145,6 +158,10 @@ async fn each_hot_path_makes_a_fixed_number_of_round_trips() {
             http.get(format!("{base}/api/v1/users/me")).bearer_auth(&access),
         ));
         steps.push((
+            "admin list users",
+            http.get(format!("{base}/api/v1/users")).bearer_auth(&access),
+        ));
+        steps.push((
             "revoke access token",
             form(vec![("token", access.clone())], "/oauth/revoke"),
         ));
@@ -165,7 +182,7 @@ async fn each_hot_path_makes_a_fixed_number_of_round_trips() {
 
     let log = std::fs::read_to_string(dir.path().join("keyward.log")).unwrap();
     let per_request = statements_per_request(&log);
-    // The second round's requests: the last six of the log, after the warm-up's and the
+    // The second round's requests: the last ones of the log, after the warm-up's and the
     // uncounted password grants.
     let statements = &per_request[per_request.len() - counted.len()..];
     let seen: Vec<Step> = counted
@@ -202,6 +219,7 @@ fn expected(redis: bool) -> Vec<Step> {
             step("introspect", 0, 1),
             step("userinfo", 0, 1),
             step("account me", 0, 1),
+            step("admin list users", 2, 1),
             step("revoke access token", 0, 1),
         ]
     } else {
@@ -211,6 +229,7 @@ fn expected(redis: bool) -> Vec<Step> {
             step("introspect", 1, 0),
             step("userinfo", 1, 0),
             step("account me", 1, 0),
+            step("admin list users", 3, 0),
             step("revoke access token", 2, 0),
         ]
     }
