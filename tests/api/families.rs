@@ -232,6 +232,37 @@ async fn revoking_a_user_can_spare_the_callers_own_family() {
 }
 
 #[tokio::test]
+async fn revoking_a_user_with_many_sessions_ends_each_once_and_counts_them() {
+    let f = Fixture::new().await;
+    // More families than the Redis store revokes at once, some already ended, one spared.
+    let mut ids = Vec::new();
+    for _ in 0..150 {
+        ids.push(f.family(86_400).await.0);
+    }
+    for id in &ids[..10] {
+        assert!(f.store().revoke(id, "earlier", f.now()).await.unwrap());
+    }
+    let kept = &ids[149];
+    let count = f
+        .store()
+        .revoke_user(&f.user, Some(kept), "deleted", f.now())
+        .await
+        .unwrap();
+    assert_eq!(count, 139);
+    for id in &ids[..149] {
+        assert!(!f.store().find(id).await.unwrap().unwrap().active);
+    }
+    assert!(f.store().find(kept).await.unwrap().unwrap().active);
+    assert_eq!(
+        f.store()
+            .revoke_user(&f.user, None, "again", f.now())
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+#[tokio::test]
 async fn access_tokens_die_with_their_session_or_by_denylist_until_expiry() {
     let f = Fixture::new().await;
     let (sid, _) = f.family(86_400).await;
