@@ -4,8 +4,8 @@
 //! thread) costs more than the rest of the request but the signature. Changes made through this
 //! process take effect at once (the code that makes them forgets the entry); changes made
 //! elsewhere (another replica, the CLI) within the TTL (`KEYWARD_CACHE_TTL`, 2 s; 0 turns
-//! caching off). Sessions are never cached: a
-//! disabled or deleted account's sessions end in the family store, which is asked every time.
+//! caching off). Sessions are never cached: a disabled or deleted account's sessions end in the
+//! family store, which is asked every time.
 
 use std::collections::HashMap;
 use std::future::Future;
