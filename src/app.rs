@@ -8,8 +8,8 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::keys::KeySet;
 use crate::crypto::password::PasswordHasher;
+use crate::crypto::verified::VerifiedTokens;
 use crate::mail::Mailer;
-use crate::oauth::verified::VerifiedTokens;
 use crate::store::cache::TtlCache;
 use crate::store::clients::Client;
 use crate::store::families::{Families, Lifetimes};
@@ -79,7 +79,7 @@ impl AppState {
             now,
             now - access,
             now.saturating_sub(idle).saturating_sub(access),
-            now - crate::oauth::throttle::FORGET_AFTER,
+            now - crate::store::throttle::FORGET_AFTER,
         )
         .await?)
     }

@@ -8,3 +8,5 @@ pub mod keys;
 pub mod password;
 /// Opaque tokens and secrets, stored only as SHA-256 hashes.
 pub mod token;
+/// JWTs whose signature was verified already.
+pub mod verified;

@@ -10,6 +10,8 @@ pub mod error;
 pub mod grant;
 /// RFC 7662 token introspection.
 pub mod introspection;
+/// Checking an email and password, for every way of signing in.
+pub mod login;
 /// Authorization-server metadata (RFC 8414, OIDC Discovery 1.0).
 pub mod metadata;
 /// `application/x-www-form-urlencoded` request parameters (RFC 6749 §3.1, Appendix B).
@@ -28,7 +30,5 @@ pub mod throttle;
 pub mod tokens;
 /// The OIDC UserInfo response (OIDC Core §5.3).
 pub mod userinfo;
-/// Access tokens whose signature was verified already.
-pub mod verified;
 
 pub use error::{BearerError, OAuthError};

@@ -16,6 +16,8 @@ pub mod cache;
 pub mod clients;
 /// Refresh families (sessions) and the access-token denylist: one trait, one backend per engine.
 pub mod families;
+/// The Redis connection shared by the stores that live there.
+pub mod redis;
 /// Pruning rows that can no longer change any answer.
 pub mod retention;
 /// Roles and the permissions they grant.
@@ -126,7 +128,7 @@ pub fn is_unavailable(err: &anyhow::Error) -> bool {
         if let Some(sql) = cause.downcast_ref::<sqlx::Error>() {
             return sql_unavailable(sql);
         }
-        if let Some(redis) = cause.downcast_ref::<redis::RedisError>() {
+        if let Some(redis) = cause.downcast_ref::<::redis::RedisError>() {
             return redis.is_io_error()
                 || redis.is_timeout()
                 || redis.is_connection_dropped()

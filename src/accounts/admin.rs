@@ -110,9 +110,7 @@ pub async fn update_user(
 /// Writes the changes of `patch`.
 async fn apply(app: &AppState, id: &str, patch: &UserPatch, now: UnixTime) -> Result<(), ApiError> {
     if let Some(roles) = &patch.roles {
-        if roles.len() > 100 {
-            return Err(ApiError::invalid("an account holds at most 100 roles"));
-        }
+        crate::accounts::roles::check_count(roles)?;
         match users::set_roles(&app.db, id, roles, now).await {
             Ok(()) => {}
             Err(AssignRolesError::UnknownRole(role)) => {

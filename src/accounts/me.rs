@@ -9,7 +9,7 @@ use crate::accounts::signup::optional_field;
 use crate::accounts::{ApiError, Caller, password_policy};
 use crate::app::AppState;
 use crate::crypto::password::Password;
-use crate::oauth::throttle;
+use crate::oauth::{OAuthError, login};
 use crate::store::families::FamilyStore;
 use crate::store::users::{self, User};
 
@@ -92,21 +92,17 @@ pub async fn change_password(
     change: PasswordChange,
 ) -> Result<(), ApiError> {
     let user = &caller.user;
-    let reservation = app.passwords.reserve().map_err(|_| ApiError::Overloaded)?;
-    // A stolen access token must not become a way to guess the password: the same lockout as
-    // the password grant applies.
-    let attempt = throttle::check(app, &user.email, address).await?;
-    let stored = users::find_for_login(&app.db, &user.email)
-        .await?
-        .and_then(|(_, hash)| hash);
-    if !reservation
-        .verify(Password::new(change.current_password), stored)
-        .await?
-    {
-        throttle::failed(app, &attempt).await?;
-        return Err(ApiError::Forbidden("the current password is wrong".into()));
+    // A stolen access token must not become a way to guess the password: the check is the
+    // sign-in's, with its lockout.
+    let checked =
+        login::check_password(app, &user.email, Password::new(change.current_password), address).await;
+    match checked {
+        Ok(_) => {}
+        Err(OAuthError::InvalidGrant(_)) => {
+            return Err(ApiError::Forbidden("the current password is wrong".into()));
+        }
+        Err(other) => return Err(other.into()),
     }
-    throttle::succeeded(app, &attempt).await?;
     password_policy::check(&change.new_password, &user.email)?;
     let hash = app.passwords.hash(Password::new(change.new_password)).await?;
     let now = app.clock.now();

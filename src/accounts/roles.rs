@@ -11,6 +11,8 @@ use crate::store::roles::{self, Deleted, Role};
 const MAX_NAME: usize = 64;
 const MAX_PERMISSION: usize = 128;
 const MAX_PERMISSIONS: usize = 100;
+/// The most roles one account holds.
+const MAX_ROLES_PER_ACCOUNT: usize = 100;
 
 /// `POST /api/v1/roles`.
 #[derive(Deserialize, ToSchema)]
@@ -69,6 +71,16 @@ pub async fn delete(app: &AppState, name: &str) -> Result<(), ApiError> {
             format!("{name:?} is a built-in role and cannot be deleted").into(),
         )),
     }
+}
+
+/// Refuses more roles than an account may hold; whether each exists is the store's check.
+pub fn check_count(roles: &[String]) -> Result<(), ApiError> {
+    if roles.len() > MAX_ROLES_PER_ACCOUNT {
+        return Err(ApiError::invalid(format!(
+            "an account holds at most {MAX_ROLES_PER_ACCOUNT} roles"
+        )));
+    }
+    Ok(())
 }
 
 fn is_name(name: &str) -> bool {

@@ -3,10 +3,12 @@
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::accounts::{ApiError, password_policy, verification};
+use crate::accounts::{ApiError, password_policy, roles, verification};
 use crate::app::AppState;
+use crate::clock::UnixTime;
 use crate::config::Signup;
-use crate::crypto::password::Password;
+use crate::crypto::password::{Password, PasswordHasher};
+use crate::store::Db;
 use crate::store::users::{self, CreateUserError, NewUser, User};
 
 /// RFC 5321 §4.5.3.1.3 bounds a path to 256 octets, so an address fits in 254.
@@ -32,39 +34,68 @@ pub async fn sign_up(app: &AppState, req: SignUpRequest) -> Result<User, ApiErro
     if app.config.signup == Signup::Closed {
         return Err(ApiError::Forbidden("sign-up is closed".into()));
     }
-    let email = valid_email(&req.email)?;
-    let name = optional_field("name", req.name)?;
-    password_policy::check(&req.password, &email)?;
-    // Hashed before the uniqueness check, so a taken address costs the same time as a new one.
-    let hash = app.passwords.hash(Password::new(req.password)).await?;
-    let created = users::create(
-        &app.db,
-        NewUser {
-            email: &email,
-            password_hash: Some(hash),
-            name: name.as_deref(),
-            roles: &["user".to_owned()],
-        },
-        app.clock.now(),
-    )
-    .await;
-    let user = match created {
-        Ok(user) => user,
-        Err(CreateUserError::DuplicateEmail) => {
+    let account = NewAccount {
+        email: req.email,
+        password: Password::new(req.password),
+        name: req.name,
+        roles: vec!["user".to_owned()],
+    };
+    let user = match create_account(&app.db, &app.passwords, account, app.clock.now()).await {
+        Err(ApiError::Conflict(_)) => {
             return Err(ApiError::Conflict("this email cannot be used to sign up".into()));
         }
-        Err(CreateUserError::UnknownRole(role)) => {
-            return Err(ApiError::Internal(anyhow::anyhow!(
-                "built-in role {role:?} is missing"
-            )));
-        }
-        Err(CreateUserError::Db(e)) => return Err(e.into()),
+        other => other?,
     };
     // The account exists either way; a mail failure is logged and the user can ask again.
     if let Err(e) = verification::send(app, &user).await {
         tracing::warn!(user_id = %user.id, error = %format!("{e:#}"), "sending the verification email failed");
     }
     Ok(user)
+}
+
+/// An account to create, before the rules are applied.
+#[derive(Debug)]
+pub struct NewAccount {
+    pub email: String,
+    pub password: Password,
+    pub name: Option<String>,
+    pub roles: Vec<String>,
+}
+
+/// Creates an account by the rules every way of making one shares (sign-up, the command line,
+/// `serve --dev`): a valid email, an allowed name, the password policy, at most so many roles,
+/// each of which must exist. The password is hashed before the insert, so a taken address
+/// costs the same time as a new one.
+pub async fn create_account(
+    db: &Db,
+    passwords: &PasswordHasher,
+    account: NewAccount,
+    now: UnixTime,
+) -> Result<User, ApiError> {
+    let email = valid_email(&account.email)?;
+    let name = optional_field("name", account.name)?;
+    password_policy::check(account.password.expose(), &email)?;
+    roles::check_count(&account.roles)?;
+    let hash = passwords.hash(account.password).await?;
+    let created = users::create(
+        db,
+        NewUser {
+            email: &email,
+            password_hash: Some(hash),
+            name: name.as_deref(),
+            roles: &account.roles,
+        },
+        now,
+    )
+    .await;
+    match created {
+        Ok(user) => Ok(user),
+        Err(CreateUserError::DuplicateEmail) => {
+            Err(ApiError::Conflict("an account with this email exists".into()))
+        }
+        Err(CreateUserError::UnknownRole(role)) => Err(ApiError::invalid(format!("no role named {role:?}"))),
+        Err(CreateUserError::Db(e)) => Err(e.into()),
+    }
 }
 
 /// A trimmed email address of plausible shape (RFC 5322 addr-spec, as lettre parses it).

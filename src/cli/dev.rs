@@ -5,6 +5,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
+use keyward::accounts::signup::{NewAccount, create_account};
 use keyward::app::AppState;
 use keyward::crypto::password::Password;
 use keyward::crypto::token::PlainToken;
@@ -79,20 +80,19 @@ async fn with_new_password(
 ) -> anyhow::Result<Password> {
     let now = app.clock.now();
     let password = Password::new(PlainToken::generate().expose());
-    let hash = app.passwords.hash(password.clone()).await?;
     match users::find_by_email(&app.db, email).await? {
         Some(user) => {
+            let hash = app.passwords.hash(password.clone()).await?;
             users::set_password_hash(&app.db, &user.id, &hash, now).await?;
         }
         None => {
-            let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
-            let new = users::NewUser {
-                email,
-                password_hash: Some(hash),
-                name: Some(name),
-                roles: &roles,
+            let account = NewAccount {
+                email: email.to_owned(),
+                password: password.clone(),
+                name: Some(name.to_owned()),
+                roles: roles.iter().map(|r| r.to_string()).collect(),
             };
-            users::create(&app.db, new, now).await?;
+            create_account(&app.db, &app.passwords, account, now).await?;
         }
     }
     Ok(password)

@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use serde_json::json;
 
+use keyward::accounts::signup::{NewAccount, create_account};
 use keyward::accounts::view::UserView;
 use keyward::config::Config;
 use keyward::crypto::password::{Password, PasswordHasher};
@@ -69,25 +70,19 @@ pub async fn run(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
                     true,
                 )
             };
-            let hash = PasswordHasher::new(config.password_concurrency, config.password_queue)?
-                .hash(password.clone())
-                .await?;
             let roles = if roles.is_empty() {
                 vec!["user".to_owned()]
             } else {
                 roles
             };
-            let user = users::create(
-                &db,
-                users::NewUser {
-                    email: &email,
-                    password_hash: Some(hash),
-                    name: name.as_deref(),
-                    roles: &roles,
-                },
-                now,
-            )
-            .await?;
+            let account = NewAccount {
+                email,
+                password: password.clone(),
+                name,
+                roles,
+            };
+            let passwords = PasswordHasher::new(config.password_concurrency, config.password_queue)?;
+            let user = create_account(&db, &passwords, account, now).await?;
             let shown = generated.then(|| password.expose().to_owned());
             if json.json {
                 println!(

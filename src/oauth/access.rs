@@ -8,6 +8,7 @@ use crate::crypto::jwt::{self, ACCESS_TOKEN_TYP};
 use crate::oauth::BearerError;
 use crate::oauth::tokens::AccessClaims;
 use crate::store::families::FamilyStore;
+use crate::store::users::{User, UserStatus};
 
 /// The token of an `Authorization: Bearer …` header value.
 pub fn bearer_token(authorization: Option<&str>) -> Result<&str, BearerError> {
@@ -43,19 +44,59 @@ pub async fn verify(app: &AppState, token: &str) -> anyhow::Result<Option<Access
 
 /// The claims of an access token signed by one of our keys for our issuer, expired or not.
 pub fn verify_signature(app: &AppState, token: &str) -> Option<AccessClaims> {
-    if let Some(claims) = app.verified.get(token) {
-        return Some(AccessClaims::clone(&claims));
+    let verified = jwt::verify_cached::<AccessClaims>(
+        &app.keys,
+        &app.verified,
+        token,
+        ACCESS_TOKEN_TYP,
+        &app.config.issuer,
+    );
+    verified
+        .inspect_err(|reason| tracing::debug!(%reason, "access token rejected"))
+        .ok()
+}
+
+/// A live access token of a signed-in user, as the account API, UserInfo, introspection and the
+/// sign-in pages all see it.
+#[derive(Debug)]
+pub struct LiveUser {
+    pub claims: AccessClaims,
+    /// The account as it is now.
+    pub user: Arc<User>,
+    /// The roles the token carries that the account still holds: a role taken away stops
+    /// working at once, a role given needs a new token.
+    pub roles: Vec<String>,
+}
+
+/// The user behind a live access token: it must verify (see [`verify`]), be a user token
+/// (`sid`), and its account must exist and be enabled.
+pub async fn live_user(app: &AppState, token: &str) -> Result<LiveUser, BearerError> {
+    let claims = verify(app, token)
+        .await?
+        .ok_or_else(|| BearerError::InvalidToken("the access token is invalid, expired or revoked".into()))?;
+    user_of(app, claims).await
+}
+
+/// The live account behind the verified, live `claims` of a user token.
+pub async fn user_of(app: &AppState, claims: AccessClaims) -> Result<LiveUser, BearerError> {
+    if claims.sid.is_none() {
+        return Err(BearerError::InvalidToken(
+            "the access token was not issued to a user".into(),
+        ));
     }
-    match jwt::verify::<AccessClaims>(&app.keys, token, ACCESS_TOKEN_TYP, &app.config.issuer) {
-        Ok(claims) => {
-            app.verified.insert(token, Arc::new(claims.clone()));
-            Some(claims)
-        }
-        Err(reason) => {
-            tracing::debug!(%reason, "access token rejected");
-            None
-        }
-    }
+    let user = app
+        .user(&claims.sub)
+        .await?
+        .filter(|u| u.status == UserStatus::Active)
+        .ok_or_else(|| BearerError::InvalidToken("the account no longer exists or is disabled".into()))?;
+    let roles = claims
+        .roles
+        .iter()
+        .flatten()
+        .filter(|role| user.roles.contains(role))
+        .cloned()
+        .collect();
+    Ok(LiveUser { claims, user, roles })
 }
 
 /// Whether a token has the shape of a JWS (our access tokens) rather than of an opaque token.

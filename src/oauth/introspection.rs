@@ -4,7 +4,9 @@
 use serde::Serialize;
 
 use crate::app::AppState;
+use crate::oauth::BearerError;
 use crate::oauth::access::{self, looks_like_jwt};
+use crate::oauth::tokens::AccessClaims;
 use crate::store::families::{FamilyStore, RefreshToken};
 use crate::store::users::UserStatus;
 
@@ -48,6 +50,24 @@ impl IntrospectionResponse {
     pub fn inactive() -> Self {
         Self::default()
     }
+
+    /// The claims of a live access token; a user token's account fields are added by the caller.
+    fn of_access_token(claims: AccessClaims) -> Self {
+        Self {
+            active: true,
+            scope: (!claims.scope.is_empty()).then_some(claims.scope),
+            client_id: Some(claims.client_id),
+            token_type: Some("Bearer"),
+            exp: Some(claims.exp),
+            iat: Some(claims.iat),
+            sub: Some(claims.sub),
+            aud: Some(claims.aud),
+            iss: Some(claims.iss),
+            jti: Some(claims.jti),
+            sid: claims.sid,
+            ..Self::default()
+        }
+    }
 }
 
 /// Introspects an access token (JWT) or a refresh token (opaque).
@@ -58,49 +78,23 @@ pub async fn introspect_token(app: &AppState, token: &str) -> anyhow::Result<Int
         };
         // A user token is active only while its account exists and may sign in, and it carries
         // the roles it was issued with that the account still holds.
-        let (username, email_verified, roles, permissions) = match &claims.sid {
-            Some(_) => {
-                let Some(user) = app
-                    .user(&claims.sub)
-                    .await?
-                    .filter(|u| u.status == UserStatus::Active)
-                else {
-                    return Ok(IntrospectionResponse::inactive());
-                };
-                let roles: Vec<String> = claims
-                    .roles
-                    .iter()
-                    .flatten()
-                    .filter(|role| user.roles.contains(role))
-                    .cloned()
-                    .collect();
-                let permissions = user.permissions_of(&roles);
-                (
-                    Some(user.email.clone()),
-                    Some(user.email_verified),
-                    Some(roles),
-                    Some(permissions),
-                )
-            }
-            None => (None, None, None, None),
-        };
-        return Ok(IntrospectionResponse {
-            active: true,
-            scope: (!claims.scope.is_empty()).then_some(claims.scope),
-            client_id: Some(claims.client_id),
-            username,
-            email_verified,
-            token_type: Some("Bearer"),
-            exp: Some(claims.exp),
-            iat: Some(claims.iat),
-            sub: Some(claims.sub),
-            aud: Some(claims.aud),
-            iss: Some(claims.iss),
-            jti: Some(claims.jti),
-            sid: claims.sid,
-            roles,
-            permissions,
-        });
+        if claims.sid.is_some() {
+            let live = match access::user_of(app, claims).await {
+                Ok(live) => live,
+                Err(BearerError::InvalidToken(_)) => return Ok(IntrospectionResponse::inactive()),
+                Err(BearerError::Unavailable(e) | BearerError::Internal(e)) => return Err(e),
+                Err(other) => return Err(anyhow::anyhow!("{other}")),
+            };
+            let permissions = live.user.permissions_of(&live.roles);
+            return Ok(IntrospectionResponse {
+                username: Some(live.user.email.clone()),
+                email_verified: Some(live.user.email_verified),
+                roles: Some(live.roles),
+                permissions: Some(permissions),
+                ..IntrospectionResponse::of_access_token(live.claims)
+            });
+        }
+        return Ok(IntrospectionResponse::of_access_token(claims));
     }
     let now = app.clock.now();
     let Some(presented) = RefreshToken::parse(token) else {

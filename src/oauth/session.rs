@@ -46,6 +46,7 @@ pub async fn start(
                 absolute_expires_at: family.absolute_expires_at,
                 expires_at: family.expires_at(app.lifetimes()),
                 refresh: refresh.as_ref().map(|(_, token)| &token.hash),
+                signin_id: None,
             },
             now,
         )

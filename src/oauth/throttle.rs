@@ -7,11 +7,9 @@ use std::net::IpAddr;
 use crate::app::AppState;
 use crate::clock::{UnixTime, seconds};
 use crate::oauth::OAuthError;
-use crate::store::throttle;
+use crate::store::throttle::{self, FORGET_AFTER};
 use crate::store::users::normalize_email;
 
-/// A failure streak is forgotten after a day without failures.
-pub const FORGET_AFTER: i64 = 24 * 3600;
 /// An address may fail this many times more often than one account before it is locked, since
 /// many users can share one address (NAT, proxies).
 const ADDRESS_ALLOWANCE: u32 = 4;

@@ -3,10 +3,9 @@
 use serde::Serialize;
 
 use crate::app::AppState;
-use crate::oauth::BearerError;
 use crate::oauth::scope::Scope;
-use crate::oauth::tokens::AccessClaims;
-use crate::store::users::{User, UserStatus};
+use crate::oauth::{BearerError, access};
+use crate::store::users::User;
 
 /// The UserInfo response (§5.3.2).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -53,25 +52,16 @@ impl StandardClaims {
     }
 }
 
-/// The claims for a live access token's user.
-pub async fn userinfo(app: &AppState, claims: &AccessClaims) -> Result<UserInfo, BearerError> {
-    if claims.sid.is_none() {
-        return Err(BearerError::InvalidToken(
-            "the access token was not issued to a user".into(),
-        ));
-    }
-    let scope = claims.scope();
+/// The claims for the user of a live access token.
+pub async fn userinfo(app: &AppState, token: &str) -> Result<UserInfo, BearerError> {
+    let live = access::live_user(app, token).await?;
+    let scope = live.claims.scope();
     // §5.3: the UserInfo endpoint serves OpenID Connect requests, which carry `openid`.
     if !scope.contains("openid") {
         return Err(BearerError::InsufficientScope("openid"));
     }
-    let user = app
-        .user(&claims.sub)
-        .await?
-        .filter(|u| u.status == UserStatus::Active)
-        .ok_or_else(|| BearerError::InvalidToken("the account no longer exists or is disabled".into()))?;
     Ok(UserInfo {
-        claims: StandardClaims::released(&user, &scope),
-        sub: user.id.clone(),
+        claims: StandardClaims::released(&live.user, &scope),
+        sub: live.user.id.clone(),
     })
 }

@@ -88,6 +88,8 @@ pub struct NewFamily<'a> {
     pub expires_at: UnixTime,
     /// The first refresh token, if the client may refresh at all.
     pub refresh: Option<&'a TokenHash>,
+    /// The browser's sign-in session it was started through, if any: it ends with that session.
+    pub signin_id: Option<&'a str>,
 }
 
 /// Idle lifetime and reuse leeway, in seconds.
@@ -161,6 +163,15 @@ pub trait FamilyStore: Send + Sync {
         now: UnixTime,
     ) -> impl Future<Output = anyhow::Result<u64>> + Send;
 
+    /// Ends every session started through the sign-in session `signin_id`; returns how many
+    /// were active.
+    fn revoke_signin(
+        &self,
+        signin_id: &str,
+        reason: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = anyhow::Result<u64>> + Send;
+
     /// Denylists an access token (of session `sid`, if a user's) until it would have expired.
     fn deny_access_token(
         &self,
@@ -192,19 +203,29 @@ impl Families {
         Families::Sql(sql::SqlFamilies::new(db))
     }
 
+    /// The Redis connection, when families live there.
+    pub fn redis(&self) -> Option<&crate::store::redis::Redis> {
+        match self {
+            Families::Sql(_) => None,
+            Families::Redis(families) => Some(families.redis()),
+        }
+    }
+
     /// Whether a separate families backend answers: `None` when families live in the
     /// application database (whose own check covers them).
     pub async fn ping(&self) -> Option<bool> {
         match self {
             Families::Sql(_) => None,
-            Families::Redis(redis) => Some(redis.ping().await),
+            Families::Redis(families) => Some(families.redis().ping().await),
         }
     }
 
     /// The backend the configuration names.
     pub async fn from_config(config: &crate::config::Config, db: crate::store::Db) -> anyhow::Result<Self> {
         Ok(match &config.redis_url {
-            Some(url) => Families::Redis(redis::RedisFamilies::connect(url, &config.redis_prefix).await?),
+            Some(url) => Families::Redis(redis::RedisFamilies::new(
+                crate::store::redis::Redis::connect(url, &config.redis_prefix).await?,
+            )),
             None => Families::for_database(db),
         })
     }
@@ -256,6 +277,10 @@ impl FamilyStore for Families {
         now: UnixTime,
     ) -> anyhow::Result<u64> {
         dispatch!(self, s => s.revoke_user(user_id, except, reason, now))
+    }
+
+    async fn revoke_signin(&self, signin_id: &str, reason: &str, now: UnixTime) -> anyhow::Result<u64> {
+        dispatch!(self, s => s.revoke_signin(signin_id, reason, now))
     }
 
     async fn deny_access_token(

@@ -3,6 +3,9 @@
 use crate::clock::UnixTime;
 use crate::store::Db;
 
+/// A failure streak is forgotten after a day without failures.
+pub const FORGET_AFTER: i64 = 24 * 3600;
+
 /// `locked_until` of each of `keys` that has a failure streak; empty when none has.
 pub async fn streaks(db: &Db, keys: [&str; 2]) -> Result<Vec<UnixTime>, sqlx::Error> {
     sqlx::query_scalar("select locked_until from login_throttle where key in ($1, $2)")

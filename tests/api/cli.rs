@@ -154,3 +154,58 @@ fn keys_list_shows_the_signing_key() {
     assert_eq!(listed[0]["alg"], "RS256");
     assert_eq!(listed[0]["status"], "active");
 }
+
+/// `keyward` that must fail; returns its standard error.
+fn keyward_refused(dir: &TempDir, args: &[&str], stdin: Option<&str>) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(args)
+        .current_dir(dir.path())
+        .env(
+            "KEYWARD_DATABASE_URL",
+            format!("sqlite://{}/kw.db", dir.path().display()),
+        )
+        .env("KEYWARD_PASSWORD_CONCURRENCY", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    let output = child.wait_with_output().unwrap();
+    assert!(!output.status.success(), "keyward {args:?} succeeded");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn user_create_applies_the_rules_of_sign_up() {
+    // One path creates accounts: the CLI refuses what the API refuses.
+    let dir = tempfile::tempdir().unwrap();
+    let bad_email = keyward_refused(&dir, &["user", "create", "--email", "not an address"], None);
+    assert!(bad_email.contains("email is not a valid address"), "{bad_email}");
+    let common = keyward_refused(
+        &dir,
+        &["user", "create", "--email", "ada@example.com", "--password-stdin"],
+        Some("password123\n"),
+    );
+    assert!(common.contains("too common"), "{common}");
+    let unknown_role = keyward_refused(
+        &dir,
+        &["user", "create", "--email", "ada@example.com", "--role", "wizard"],
+        None,
+    );
+    assert!(
+        unknown_role.contains("no role named \"wizard\""),
+        "{unknown_role}"
+    );
+    let roles: Vec<String> = (0..101).map(|i| format!("--role=r{i}")).collect();
+    let mut args = vec!["user", "create", "--email", "ada@example.com"];
+    args.extend(roles.iter().map(String::as_str));
+    let too_many = keyward_refused(&dir, &args, None);
+    assert!(too_many.contains("at most 100 roles"), "{too_many}");
+    keyward(&dir, &["user", "create", "--email", "ada@example.com"], None);
+    let taken = keyward_refused(&dir, &["user", "create", "--email", "ADA@example.com"], None);
+    assert!(taken.contains("exists"), "{taken}");
+}

@@ -38,6 +38,11 @@ impl Fixture {
 
     /// A new family whose first refresh token is returned.
     async fn family(&self, absolute: i64) -> (String, RefreshToken) {
+        self.family_in(absolute, None).await
+    }
+
+    /// As [`Fixture::family`], started through the sign-in session `signin_id`.
+    async fn family_in(&self, absolute: i64, signin_id: Option<&str>) -> (String, RefreshToken) {
         let id = uuid::Uuid::new_v4().to_string();
         let (_, first) = RefreshToken::issue(&id);
         let now = self.now();
@@ -50,6 +55,7 @@ impl Fixture {
             absolute_expires_at: now + absolute,
             expires_at: (now + LIFETIMES.idle).min(now + absolute),
             refresh: Some(&first.hash),
+            signin_id,
         };
         self.store().create(new, now).await.unwrap();
         (id, first)
@@ -390,4 +396,36 @@ async fn pruning_removes_only_what_can_no_longer_matter() {
 
     app.clock.advance(Duration::from_secs(24 * 3600));
     assert_eq!(app.state.prune().await.unwrap().throttle, 1);
+}
+
+#[tokio::test]
+async fn ending_a_sign_in_session_ends_exactly_its_families() {
+    let f = Fixture::new().await;
+    let (a1, _) = f.family_in(86_400, Some("signin-a")).await;
+    let (a2, a2_token) = f.family_in(86_400, Some("signin-a")).await;
+    let (b, b_token) = f.family_in(86_400, Some("signin-b")).await;
+    let (plain, _) = f.family(86_400).await;
+    assert_eq!(
+        f.store()
+            .revoke_signin("signin-a", "signed out", f.now())
+            .await
+            .unwrap(),
+        2
+    );
+    for (id, active) in [(&a1, false), (&a2, false), (&b, true), (&plain, true)] {
+        assert_eq!(f.store().find(id).await.unwrap().unwrap().active, active, "{id}");
+    }
+    assert_eq!(f.rotate(&a2_token, f.now(), LIFETIMES).await.0, Rotation::Invalid);
+    assert!(matches!(
+        f.rotate(&b_token, f.now(), LIFETIMES).await.0,
+        Rotation::Rotated(_)
+    ));
+    // Ending it again finds nothing active.
+    assert_eq!(
+        f.store()
+            .revoke_signin("signin-a", "signed out", f.now())
+            .await
+            .unwrap(),
+        0
+    );
 }

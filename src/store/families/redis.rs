@@ -3,18 +3,15 @@
 //! Only SHA-256 hashes of tokens are stored; a dump of Redis yields no usable token.
 
 use std::sync::LazyLock;
-use std::time::Duration;
 
 use anyhow::Context;
 use futures_util::{StreamExt, TryStreamExt};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::cluster::ClusterClientBuilder;
-use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, FromRedisValue, Script, ScriptInvocation};
+use redis::Script;
 
 use super::{Family, FamilyStore, Lifetimes, NewFamily, Presented, RefreshToken, Rotation};
 use crate::clock::UnixTime;
 use crate::crypto::token::TokenHash;
+use crate::store::redis::Redis;
 
 static CREATE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("redis/create.lua")));
 static ROTATE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("redis/rotate.lua")));
@@ -22,12 +19,10 @@ static FIND: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("redis
 static REVOKE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("redis/revoke.lua")));
 static LIVE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("redis/live.lua")));
 
-/// How long a Redis call may take before the request fails instead of hanging.
-const TIMEOUT: Duration = Duration::from_secs(2);
-/// Family revocations in flight at once when a user's sessions all end.
+/// Family revocations in flight at once when many sessions end together.
 const REVOKE_AT_ONCE: usize = 64;
 
-/// What ending a user's sessions found of one family.
+/// What ending a group of sessions found of one family.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Ended {
     Now,
@@ -35,113 +30,87 @@ enum Ended {
     Expired,
 }
 
-/// A single Redis server (reconnecting by itself) or a cluster.
-#[derive(Clone)]
-enum Connection {
-    Single(ConnectionManager),
-    Cluster(ClusterConnection),
-}
-
 /// Families in Redis.
 #[derive(Clone)]
 pub struct RedisFamilies {
-    conn: Connection,
-    prefix: String,
+    redis: Redis,
 }
 
 impl RedisFamilies {
-    /// Connects to `url`: one `redis://` URL, or several comma-separated seed URLs (or a
-    /// `redis+cluster://` URL) for a cluster.
-    pub async fn connect(url: &str, prefix: &str) -> anyhow::Result<Self> {
-        anyhow::ensure!(
-            !prefix.contains(['{', '}']),
-            "KEYWARD_REDIS_PREFIX must not contain braces: they would break the per-family hash tag"
-        );
-        let seeds: Vec<String> = url
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| s.replacen("redis+cluster://", "redis://", 1))
-            .collect();
-        let shown = crate::config::redact_url(url);
-        let conn = if seeds.len() > 1 || url.starts_with("redis+cluster://") {
-            let client = ClusterClientBuilder::new(seeds)
-                .connection_timeout(TIMEOUT)
-                .response_timeout(TIMEOUT)
-                .build()
-                .with_context(|| format!("Redis Cluster {shown}"))?;
-            let conn = client
-                .get_async_connection()
-                .await
-                .with_context(|| format!("connecting to Redis Cluster {shown}"))?;
-            Connection::Cluster(conn)
-        } else {
-            let client = redis::Client::open(url).with_context(|| format!("Redis URL {shown}"))?;
-            let config = ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(TIMEOUT))
-                .set_response_timeout(Some(TIMEOUT))
-                .set_number_of_retries(2)
-                .set_max_delay(Duration::from_millis(500));
-            let conn = ConnectionManager::new_with_config(client, config)
-                .await
-                .with_context(|| format!("connecting to Redis {shown}"))?;
-            Connection::Single(conn)
-        };
-        Ok(Self {
-            conn,
-            prefix: prefix.to_owned(),
-        })
+    pub fn new(redis: Redis) -> Self {
+        Self { redis }
     }
 
-    /// Whether Redis answers a PING.
-    pub async fn ping(&self) -> bool {
-        self.query::<String>(&redis::cmd("PING")).await.is_ok()
+    /// The connection, shared with the other stores that live in Redis.
+    pub fn redis(&self) -> &Redis {
+        &self.redis
     }
 
     fn family_key(&self, id: &str) -> String {
-        format!("{}{{{id}}}:family", self.prefix)
+        self.redis.key(&format!("{{{id}}}:family"))
     }
 
     fn tokens_key(&self, id: &str) -> String {
-        format!("{}{{{id}}}:tokens", self.prefix)
+        self.redis.key(&format!("{{{id}}}:tokens"))
     }
 
+    /// The ids of a user's families.
     fn user_key(&self, user_id: &str) -> String {
-        format!("{}user:{user_id}:families", self.prefix)
+        self.redis.key(&format!("user:{user_id}:families"))
+    }
+
+    /// The ids of the families started through a sign-in session.
+    fn signin_key(&self, signin_id: &str) -> String {
+        self.redis.key(&format!("signin:{signin_id}:families"))
     }
 
     /// A user token's denylist entry shares its session's hash slot, so one script checks both.
     fn deny_key(&self, jti: &str, sid: Option<&str>) -> String {
         match sid {
-            Some(sid) => format!("{}{{{sid}}}:deny:{jti}", self.prefix),
-            None => format!("{}deny:{jti}", self.prefix),
+            Some(sid) => self.redis.key(&format!("{{{sid}}}:deny:{jti}")),
+            None => self.redis.key(&format!("deny:{jti}")),
         }
     }
 
-    async fn run<T: FromRedisValue>(&self, invocation: &ScriptInvocation<'_>) -> anyhow::Result<T> {
-        // EVALSHA, falling back to EVAL (which loads the script) after a restart or failover.
-        let result = match &self.conn {
-            Connection::Single(c) => invocation.invoke_async(&mut c.clone()).await,
-            Connection::Cluster(c) => invocation.invoke_async(&mut c.clone()).await,
-        };
-        result.context("Redis script failed")
-    }
-
-    /// Several commands on one key (one hash slot) in one round trip.
-    async fn pipeline(&self, pipe: &redis::Pipeline) -> anyhow::Result<()> {
-        let result: redis::RedisResult<()> = match &self.conn {
-            Connection::Single(c) => pipe.query_async(&mut c.clone()).await,
-            Connection::Cluster(c) => pipe.query_async(&mut c.clone()).await,
-        };
-        result.context("Redis pipeline failed")
-    }
-
-    async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> anyhow::Result<T> {
-        let result = match &self.conn {
-            Connection::Single(c) => cmd.query_async(&mut c.clone()).await,
-            Connection::Cluster(c) => cmd.query_async(&mut c.clone()).await,
-        };
-        result.context("Redis command failed")
+    /// Ends every family listed in the set `index` but `except`; returns how many were active.
+    /// Each family is revoked atomically in its own slot. Many at once: the connection pipelines
+    /// them, so ending a thousand sessions costs a few round trips, not a thousand.
+    async fn revoke_listed(
+        &self,
+        index: &str,
+        except: Option<&str>,
+        reason: &str,
+        now: UnixTime,
+    ) -> anyhow::Result<u64> {
+        let ids: Vec<String> = self.redis.query(redis::cmd("SMEMBERS").arg(index)).await?;
+        let outcomes: Vec<(String, Ended)> =
+            futures_util::stream::iter(ids.into_iter().filter(|id| Some(id.as_str()) != except))
+                .map(|id| async move {
+                    let ended = if self.revoke(&id, reason, now).await? {
+                        Ended::Now
+                    } else if self.find(&id).await?.is_none() {
+                        Ended::Expired
+                    } else {
+                        Ended::Before
+                    };
+                    anyhow::Ok((id, ended))
+                })
+                .buffer_unordered(REVOKE_AT_ONCE)
+                .try_collect()
+                .await?;
+        let ended = outcomes.iter().filter(|(_, e)| *e == Ended::Now).count();
+        // Families that expired leave the index.
+        let expired: Vec<&str> = outcomes
+            .iter()
+            .filter(|(_, e)| *e == Ended::Expired)
+            .map(|(id, _)| id.as_str())
+            .collect();
+        if !expired.is_empty() {
+            self.redis
+                .query::<()>(redis::cmd("SREM").arg(index).arg(&expired))
+                .await?;
+        }
+        Ok(ended as u64)
     }
 }
 
@@ -173,30 +142,36 @@ impl FamilyStore for RedisFamilies {
     async fn create(&self, family: NewFamily<'_>, now: UnixTime) -> anyhow::Result<()> {
         // The user's index first: if the family write then fails, a dangling id is harmless,
         // whereas a family missing from the index would survive the user's deletion.
-        let user_key = self.user_key(family.user_id);
-        let mut index = redis::pipe();
-        index.cmd("SADD").arg(&user_key).arg(family.id).ignore();
-        index
-            .cmd("EXPIREAT")
-            .arg(&user_key)
-            .arg(family.absolute_expires_at)
-            .ignore();
-        self.pipeline(&index).await?;
-        self.run::<i64>(
-            CREATE
-                .key(self.family_key(family.id))
-                .key(self.tokens_key(family.id))
-                .arg(family.id)
-                .arg(family.user_id)
-                .arg(family.client_id)
-                .arg(family.scope)
-                .arg(family.auth_time)
+        let mut indexes = vec![self.user_key(family.user_id)];
+        if let Some(signin_id) = family.signin_id {
+            indexes.push(self.signin_key(signin_id));
+        }
+        for index in indexes {
+            let mut pipe = redis::pipe();
+            pipe.cmd("SADD").arg(&index).arg(family.id).ignore();
+            // Every family has the same absolute lifetime, so the newest lives longest.
+            pipe.cmd("EXPIREAT")
+                .arg(&index)
                 .arg(family.absolute_expires_at)
-                .arg(now)
-                .arg(family.refresh.map_or("", TokenHash::as_str))
-                .arg(family.expires_at),
-        )
-        .await?;
+                .ignore();
+            self.redis.pipeline(&pipe).await?;
+        }
+        self.redis
+            .run::<i64>(
+                CREATE
+                    .key(self.family_key(family.id))
+                    .key(self.tokens_key(family.id))
+                    .arg(family.id)
+                    .arg(family.user_id)
+                    .arg(family.client_id)
+                    .arg(family.scope)
+                    .arg(family.auth_time)
+                    .arg(family.absolute_expires_at)
+                    .arg(now)
+                    .arg(family.refresh.map_or("", TokenHash::as_str))
+                    .arg(family.expires_at),
+            )
+            .await?;
         Ok(())
     }
 
@@ -209,6 +184,7 @@ impl FamilyStore for RedisFamilies {
         lifetimes: Lifetimes,
     ) -> anyhow::Result<Rotation> {
         let reply: Vec<Option<String>> = self
+            .redis
             .run(
                 ROTATE
                     .key(self.family_key(&presented.family_id))
@@ -230,6 +206,7 @@ impl FamilyStore for RedisFamilies {
 
     async fn find_by_token(&self, token: &RefreshToken) -> anyhow::Result<Option<Presented>> {
         let reply: Option<Vec<Option<String>>> = self
+            .redis
             .run(
                 FIND.key(self.family_key(&token.family_id))
                     .key(self.tokens_key(&token.family_id))
@@ -248,6 +225,7 @@ impl FamilyStore for RedisFamilies {
 
     async fn find(&self, id: &str) -> anyhow::Result<Option<Family>> {
         let fields: Vec<Option<String>> = self
+            .redis
             .query(redis::cmd("HMGET").arg(self.family_key(id)).arg(&[
                 "id",
                 "user_id",
@@ -268,6 +246,7 @@ impl FamilyStore for RedisFamilies {
 
     async fn revoke(&self, id: &str, reason: &str, now: UnixTime) -> anyhow::Result<bool> {
         let revoked: i64 = self
+            .redis
             .run(REVOKE.key(self.family_key(id)).arg(reason).arg(now))
             .await?;
         Ok(revoked == 1)
@@ -280,37 +259,13 @@ impl FamilyStore for RedisFamilies {
         reason: &str,
         now: UnixTime,
     ) -> anyhow::Result<u64> {
-        let user_key = self.user_key(user_id);
-        let ids: Vec<String> = self.query(redis::cmd("SMEMBERS").arg(&user_key)).await?;
-        // Each family is revoked atomically in its own slot. Many at once: the connection
-        // pipelines them, so ending a thousand sessions costs a few round trips, not a thousand.
-        let outcomes: Vec<(String, Ended)> =
-            futures_util::stream::iter(ids.into_iter().filter(|id| Some(id.as_str()) != except))
-                .map(|id| async move {
-                    let ended = if self.revoke(&id, reason, now).await? {
-                        Ended::Now
-                    } else if self.find(&id).await?.is_none() {
-                        Ended::Expired
-                    } else {
-                        Ended::Before
-                    };
-                    anyhow::Ok((id, ended))
-                })
-                .buffer_unordered(REVOKE_AT_ONCE)
-                .try_collect()
-                .await?;
-        let ended = outcomes.iter().filter(|(_, e)| *e == Ended::Now).count();
-        // Families that expired leave the index.
-        let expired: Vec<&str> = outcomes
-            .iter()
-            .filter(|(_, e)| *e == Ended::Expired)
-            .map(|(id, _)| id.as_str())
-            .collect();
-        if !expired.is_empty() {
-            self.query::<()>(redis::cmd("SREM").arg(&user_key).arg(&expired))
-                .await?;
-        }
-        Ok(ended as u64)
+        self.revoke_listed(&self.user_key(user_id), except, reason, now)
+            .await
+    }
+
+    async fn revoke_signin(&self, signin_id: &str, reason: &str, now: UnixTime) -> anyhow::Result<u64> {
+        self.revoke_listed(&self.signin_key(signin_id), None, reason, now)
+            .await
     }
 
     async fn deny_access_token(
@@ -325,14 +280,15 @@ impl FamilyStore for RedisFamilies {
         }
         // The value is the expiry, checked against the application clock; EXAT reclaims the key.
         let key = self.deny_key(jti, sid);
-        self.query::<()>(
-            redis::cmd("SET")
-                .arg(&key)
-                .arg(expires_at)
-                .arg("EXAT")
-                .arg(expires_at),
-        )
-        .await
+        self.redis
+            .query::<()>(
+                redis::cmd("SET")
+                    .arg(&key)
+                    .arg(expires_at)
+                    .arg("EXAT")
+                    .arg(expires_at),
+            )
+            .await
     }
 
     async fn access_token_live(&self, jti: &str, sid: Option<&str>, now: UnixTime) -> anyhow::Result<bool> {
@@ -340,7 +296,7 @@ impl FamilyStore for RedisFamilies {
         if let Some(sid) = sid {
             invocation.key(self.family_key(sid));
         }
-        let live: i64 = self.run(invocation.arg(now)).await?;
+        let live: i64 = self.redis.run(invocation.arg(now)).await?;
         Ok(live == 1)
     }
 }

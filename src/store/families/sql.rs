@@ -94,8 +94,8 @@ impl FamilyStore for SqlFamilies {
         let mut tx = self.db.begin().await?;
         sqlx::query(
             "insert into families (id, user_id, client_id, scope, auth_time, created_at, absolute_expires_at,
-                                   current_hash, generation, rotated_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, 0, $6)",
+                                   current_hash, generation, rotated_at, signin_id)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, 0, $6, $9)",
         )
         .bind(family.id)
         .bind(family.user_id)
@@ -105,6 +105,7 @@ impl FamilyStore for SqlFamilies {
         .bind(now)
         .bind(family.absolute_expires_at)
         .bind(family.refresh.map(TokenHash::as_str))
+        .bind(family.signin_id)
         .execute(&mut *tx)
         .await?;
         if let Some(hash) = family.refresh {
@@ -235,6 +236,20 @@ impl FamilyStore for SqlFamilies {
         .bind(reason)
         .bind(now)
         .bind(except.unwrap_or(""))
+        .execute(&self.db)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn revoke_signin(&self, signin_id: &str, reason: &str, now: UnixTime) -> anyhow::Result<u64> {
+        let _turn = self.write_turn().await;
+        let done = sqlx::query(
+            "update families set status = 'revoked', revoked_reason = $2, revoked_at = $3
+             where signin_id = $1 and status = 'active'",
+        )
+        .bind(signin_id)
+        .bind(reason)
+        .bind(now)
         .execute(&self.db)
         .await?;
         Ok(done.rows_affected())
