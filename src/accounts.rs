@@ -16,6 +16,8 @@ pub mod error;
 pub mod me;
 /// The password policy (NIST SP 800-63B).
 pub mod password_policy;
+/// Password reset through a link sent by email.
+pub mod password_reset;
 /// Custom roles.
 pub mod roles;
 /// Creating accounts.

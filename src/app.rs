@@ -12,8 +12,9 @@ use crate::crypto::verified::VerifiedTokens;
 use crate::mail::Mailer;
 use crate::store::cache::TtlCache;
 use crate::store::clients::Client;
+use crate::store::codes::Codes;
 use crate::store::families::{Families, Lifetimes};
-use crate::store::retention::{self, Pruned};
+use crate::store::retention::{self, Cutoffs, Pruned};
 use crate::store::users::User;
 use crate::store::{self, Db};
 
@@ -25,6 +26,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
     pub families: Families,
+    /// Authorization codes, beside the families.
+    pub codes: Codes,
     pub keys: KeySet,
     pub clock: Clock,
     pub passwords: PasswordHasher,
@@ -32,6 +35,8 @@ pub struct AppState {
     /// Clients and users by id, for at most two seconds.
     pub clients: TtlCache<Client>,
     pub users: TtlCache<User>,
+    /// The origins of every registered redirect URI, for CORS.
+    pub redirect_origins: TtlCache<Vec<String>>,
     /// Access tokens whose signature verified.
     pub verified: VerifiedTokens,
     /// Peers whose `X-Forwarded-For` names the real client.
@@ -53,9 +58,11 @@ impl AppState {
         let trusted_proxies = config.trusted_proxy_addrs()?.into();
         let mailer = Mailer::from_config(&config)?;
         let cache_ttl = crate::clock::seconds(config.cache_ttl);
+        let families = Families::from_config(&config, db.clone()).await?;
         Ok(Self {
             trusted_proxies,
-            families: Families::from_config(&config, db.clone()).await?,
+            codes: Codes::beside(&families, db.clone()),
+            families,
             config: Arc::new(config),
             db,
             keys,
@@ -64,6 +71,7 @@ impl AppState {
             mailer,
             clients: TtlCache::new(cache_ttl),
             users: TtlCache::new(cache_ttl),
+            redirect_origins: TtlCache::new(cache_ttl),
             verified: VerifiedTokens::default(),
         })
     }
@@ -74,14 +82,14 @@ impl AppState {
         let now = self.clock.now();
         let access = crate::clock::seconds(self.config.access_token_ttl);
         let idle = self.lifetimes().idle;
-        Ok(retention::prune(
-            &self.db,
+        let cutoffs = Cutoffs {
             now,
-            now - access,
-            now.saturating_sub(idle).saturating_sub(access),
-            now - crate::store::throttle::FORGET_AFTER,
-        )
-        .await?)
+            ended_before: now - access,
+            idle_before: now.saturating_sub(idle).saturating_sub(access),
+            forget_before: now - crate::store::throttle::FORGET_AFTER,
+            signin_idle_before: now.saturating_sub(crate::clock::seconds(self.config.session_idle_ttl)),
+        };
+        Ok(retention::prune(&self.db, cutoffs).await?)
     }
 
     /// A registered client, through the cache.

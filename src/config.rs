@@ -71,6 +71,20 @@ pub struct Config {
     /// How long a process believes a client or account it has read; `0s` reads every time.
     #[serde(with = "humantime_serde")]
     pub cache_ttl: Duration,
+    /// The name every sign-in page shows.
+    pub site_name: String,
+    /// A browser sign-in session unused for this long ends.
+    #[serde(with = "humantime_serde")]
+    pub session_idle_ttl: Duration,
+    /// A browser sign-in session ends this long after the password was entered, however used.
+    #[serde(with = "humantime_serde")]
+    pub session_absolute_ttl: Duration,
+    /// How long a password-reset link works.
+    #[serde(with = "humantime_serde")]
+    pub password_reset_ttl: Duration,
+    /// Comma-separated origins (`https://app.example.com`) that may call the token, revocation and
+    /// UserInfo endpoints from a browser, besides those of registered redirect URIs.
+    pub cors_origins: String,
 }
 
 /// Whether sign-up is open to anyone.
@@ -108,6 +122,11 @@ impl Default for Config {
             mail_from: None,
             email_verification_ttl: Duration::from_secs(24 * 3600),
             cache_ttl: Duration::from_secs(2),
+            site_name: "keyward".into(),
+            session_idle_ttl: Duration::from_secs(24 * 3600),
+            session_absolute_ttl: Duration::from_secs(14 * 24 * 3600),
+            password_reset_ttl: Duration::from_secs(3600),
+            cors_origins: String::new(),
         }
     }
 }
@@ -146,6 +165,15 @@ impl Config {
             self.refresh_idle_ttl <= self.refresh_absolute_ttl,
             "KEYWARD_REFRESH_IDLE_TTL must not exceed KEYWARD_REFRESH_ABSOLUTE_TTL"
         );
+        anyhow::ensure!(
+            self.session_idle_ttl <= self.session_absolute_ttl,
+            "KEYWARD_SESSION_IDLE_TTL must not exceed KEYWARD_SESSION_ABSOLUTE_TTL"
+        );
+        anyhow::ensure!(
+            !self.site_name.trim().is_empty() && self.site_name.chars().count() <= 100,
+            "KEYWARD_SITE_NAME must have 1 to 100 characters"
+        );
+        self.cors_origin_list()?;
         Ok(self)
     }
 
@@ -160,6 +188,31 @@ impl Config {
                     .map_err(|_| anyhow::anyhow!("KEYWARD_TRUSTED_PROXIES: {s:?} is not an IP address"))
             })
             .collect()
+    }
+
+    /// The parsed `cors_origins`: each an origin (`scheme://host[:port]`, no path).
+    pub fn cors_origin_list(&self) -> anyhow::Result<Vec<String>> {
+        self.cors_origins
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                let url = url::Url::parse(s)
+                    .map_err(|_| anyhow::anyhow!("KEYWARD_CORS_ORIGINS: {s:?} is not a URL"))?;
+                let origin = url.origin().ascii_serialization();
+                anyhow::ensure!(
+                    url.origin().is_tuple() && s.trim_end_matches('/') == origin,
+                    "KEYWARD_CORS_ORIGINS: {s:?} is not an origin such as https://app.example.com"
+                );
+                Ok(origin)
+            })
+            .collect()
+    }
+
+    /// Whether the issuer is served over TLS: cookies are then `Secure` with the `__Host-`
+    /// prefix, and pages send HSTS.
+    pub fn is_https(&self) -> bool {
+        self.issuer.starts_with("https://")
     }
 
     /// The `From` address of outgoing email.
@@ -207,6 +260,11 @@ impl fmt::Debug for Config {
             .field("mail_from", &self.mail_from)
             .field("email_verification_ttl", &self.email_verification_ttl)
             .field("cache_ttl", &self.cache_ttl)
+            .field("site_name", &self.site_name)
+            .field("session_idle_ttl", &self.session_idle_ttl)
+            .field("session_absolute_ttl", &self.session_absolute_ttl)
+            .field("password_reset_ttl", &self.password_reset_ttl)
+            .field("cors_origins", &self.cors_origins)
             .finish()
     }
 }

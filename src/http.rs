@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, Request, StatusCode, header};
+use axum::response::Response;
 use axum::routing::{delete, get, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -13,13 +14,18 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
 use crate::oauth::metadata::{
-    AUTHORIZATION_PATH, INTROSPECTION_PATH, JWKS_PATH, REVOCATION_PATH, TOKEN_PATH, USERINFO_PATH,
+    AUTHORIZATION_PATH, END_SESSION_PATH, INTROSPECTION_PATH, JWKS_PATH, REVOCATION_PATH, TOKEN_PATH,
+    USERINFO_PATH,
 };
 
 /// The account and admin API.
 mod api;
-/// The not-yet-available authorization endpoint.
+/// The authorization endpoint and its sign-in and consent forms.
 mod authorize;
+/// Cookies, CSRF, security headers and responses of the pages for browsers.
+mod browser;
+/// CORS for browser apps.
+mod cors;
 /// Metadata and JWKS.
 mod discovery;
 /// The OpenAPI document and the interactive docs.
@@ -32,6 +38,12 @@ mod extract;
 mod health;
 /// RFC 7662 introspection endpoint.
 mod introspect;
+/// OIDC RP-Initiated Logout: the end-session endpoint.
+mod logout;
+/// The pages' templates and stylesheet.
+mod pages;
+/// The pages of emailed links: password reset and email verification.
+mod recovery;
 /// RFC 7009 revocation endpoint.
 mod revoke;
 /// RFC 6749 §3.2 token endpoint.
@@ -51,6 +63,11 @@ fn api_routes() -> Router<AppState> {
             post(account::resend_verification),
         )
         .route("/api/v1/logout", post(account::logout))
+        .route("/api/v1/password-reset", post(account::request_password_reset))
+        .route(
+            "/api/v1/password-reset/complete",
+            post(account::complete_password_reset),
+        )
         .route(
             "/api/v1/users/{id}",
             get(admin::get_user)
@@ -70,15 +87,52 @@ fn api_routes() -> Router<AppState> {
         .route("/api/v1/clients/{id}/secret", post(admin::rotate_client_secret))
 }
 
+/// The pages for browsers, each answered with the security headers of [`browser::security_headers`].
+fn browser_routes(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route(
+            AUTHORIZATION_PATH,
+            get(authorize::authorize_get).post(authorize::authorize_post),
+        )
+        .route("/login", get(authorize::login_form).post(authorize::login_submit))
+        .route("/consent", post(authorize::consent_submit))
+        .route(
+            END_SESSION_PATH,
+            get(logout::end_session_get).post(logout::end_session_post),
+        )
+        .route(
+            "/forgot-password",
+            get(recovery::forgot_form).post(recovery::forgot_submit),
+        )
+        .route(
+            "/reset-password",
+            get(recovery::reset_form).post(recovery::reset_submit),
+        )
+        .route(
+            "/verify-email",
+            get(recovery::verify_form).post(recovery::verify_submit),
+        )
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            |State(app): State<AppState>, mut response: Response| async move {
+                browser::security_headers(&app.config, response.headers_mut());
+                response
+            },
+        ))
+}
+
 /// Every route, with tracing, panic capture and a request deadline.
 pub fn router(state: AppState) -> Router {
     // Responses that carry tokens or token state must never be cached (RFC 6749 §5.1,
     // RFC 6750 §5.3).
-    let protocol = Router::new()
+    let browser_callable = Router::new()
         .route(TOKEN_PATH, post(token::issue_token))
         .route(REVOCATION_PATH, post(revoke::revoke_token))
-        .route(INTROSPECTION_PATH, post(introspect::introspect_token))
         .route(USERINFO_PATH, get(userinfo::userinfo).post(userinfo::userinfo))
+        .layer(cors::for_clients(&state));
+    let protocol = Router::new()
+        .merge(browser_callable)
+        .route(INTROSPECTION_PATH, post(introspect::introspect_token))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
@@ -94,9 +148,7 @@ pub fn router(state: AppState) -> Router {
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ));
-    Router::new()
-        .merge(protocol)
-        .merge(accounts)
+    let documents = Router::new()
         .route(
             "/.well-known/openid-configuration",
             get(discovery::openid_configuration),
@@ -106,7 +158,13 @@ pub fn router(state: AppState) -> Router {
             get(discovery::oauth_authorization_server),
         )
         .route(JWKS_PATH, get(discovery::jwks))
-        .route(AUTHORIZATION_PATH, get(authorize::authorize))
+        .layer(cors::public());
+    Router::new()
+        .merge(protocol)
+        .merge(accounts)
+        .merge(documents)
+        .merge(browser_routes(&state))
+        .route("/assets/keyward.css", get(pages::stylesheet))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .merge(docs::routes(&state.config.issuer))

@@ -14,6 +14,12 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 pub mod cache;
 /// OAuth clients.
 pub mod clients;
+/// Authorization codes: single use, in Redis or SQL.
+pub mod codes;
+/// Consent users gave clients.
+pub mod consents;
+/// Single-use links sent by email: verification and password reset.
+pub mod email_links;
 /// Refresh families (sessions) and the access-token denylist: one trait, one backend per engine.
 pub mod families;
 /// The Redis connection shared by the stores that live there.
@@ -22,12 +28,12 @@ pub mod redis;
 pub mod retention;
 /// Roles and the permissions they grant.
 pub mod roles;
+/// Browser sign-in sessions (single sign-on).
+pub mod signins;
 /// Failed-login counters for brute-force protection.
 pub mod throttle;
 /// Users and their roles.
 pub mod users;
-/// Email-verification links.
-pub mod verifications;
 
 /// A connection pool to whichever database the URL names. Every query is written in the SQL
 /// that SQLite and PostgreSQL share (`$n` placeholders, `returning`, `on conflict`).

@@ -15,8 +15,8 @@ use crate::store::{self, clients::Client};
 pub struct NewClient {
     #[schema(example = "billing-service")]
     pub name: String,
-    /// `password`, `client_credentials`, `refresh_token`; by default `client_credentials` for a
-    /// confidential client and `password refresh_token` for a public one.
+    /// `authorization_code`, `password`, `client_credentials`, `refresh_token`; by default
+    /// `client_credentials` for a confidential client and `password refresh_token` for a public one.
     #[serde(default)]
     #[schema(example = json!(["client_credentials"]))]
     pub grant_types: Vec<String>,
@@ -24,11 +24,19 @@ pub struct NewClient {
     #[serde(default)]
     #[schema(example = json!(["invoices:read"]))]
     pub scopes: Vec<String>,
+    /// Where authorization responses may go; matched exactly (any port for a loopback IP).
     #[serde(default)]
+    #[schema(example = json!(["https://app.example.com/callback"]))]
     pub redirect_uris: Vec<String>,
+    /// Where the browser may go after logout (OIDC RP-Initiated Logout).
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
     /// A public client has no secret and cannot use client_credentials.
     #[serde(default)]
     pub public: bool,
+    /// The operator's own application: its users are not asked for consent.
+    #[serde(default)]
+    pub first_party: bool,
 }
 
 /// Registers a client; its secret is in the answer and nowhere else.
@@ -38,7 +46,9 @@ pub async fn create(app: &AppState, new: NewClient) -> Result<(Client, ClientCre
         grant_types: new.grant_types,
         scopes: new.scopes,
         redirect_uris: new.redirect_uris,
+        post_logout_redirect_uris: new.post_logout_redirect_uris,
         public: new.public,
+        first_party: new.first_party,
     };
     match client::register(&app.db, spec, app.clock.now()).await {
         Ok((client, secret)) => {

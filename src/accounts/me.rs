@@ -9,7 +9,7 @@ use crate::accounts::signup::optional_field;
 use crate::accounts::{ApiError, Caller, password_policy};
 use crate::app::AppState;
 use crate::crypto::password::Password;
-use crate::oauth::{OAuthError, login};
+use crate::oauth::{OAuthError, login, signin};
 use crate::store::families::FamilyStore;
 use crate::store::users::{self, User};
 
@@ -107,10 +107,7 @@ pub async fn change_password(
     let hash = app.passwords.hash(Password::new(change.new_password)).await?;
     let now = app.clock.now();
     users::set_password_hash(&app.db, &user.id, &hash, now).await?;
-    let ended = app
-        .families
-        .revoke_user(&user.id, Some(caller.session()), "password changed", now)
-        .await?;
+    let ended = signin::end_all(app, &user.id, Some(caller.session()), "password changed").await?;
     tracing::info!(user_id = %user.id, ended, "password changed; other sessions ended");
     Ok(())
 }
@@ -119,10 +116,7 @@ pub async fn change_password(
 pub async fn logout(app: &AppState, caller: &Caller, all: bool) -> Result<u64, ApiError> {
     let now = app.clock.now();
     if all {
-        return Ok(app
-            .families
-            .revoke_user(&caller.user.id, None, "signed out everywhere", now)
-            .await?);
+        return Ok(signin::end_all(app, &caller.user.id, None, "signed out everywhere").await?);
     }
     Ok(u64::from(
         app.families.revoke(caller.session(), "signed out", now).await?,

@@ -6,11 +6,11 @@ use crate::app::AppState;
 use crate::clock::seconds;
 use crate::crypto::token::{PlainToken, TokenHash};
 use crate::mail::Mail;
+use crate::store::email_links::{self, LinkKind};
 use crate::store::users::{self, User};
-use crate::store::verifications;
 
-/// The path of the link in the email.
-pub const VERIFY_PATH: &str = "/api/v1/users/verify-email";
+/// The path of the link in the email: a page with a button that verifies.
+pub const VERIFY_PATH: &str = "/verify-email";
 /// A new link may be asked for once a minute, so the endpoint cannot flood a mailbox.
 const RESEND_AFTER: i64 = 60;
 
@@ -19,7 +19,16 @@ pub async fn send(app: &AppState, user: &User) -> anyhow::Result<()> {
     let now = app.clock.now();
     let token = PlainToken::generate();
     let expires_at = now + seconds(app.config.email_verification_ttl);
-    verifications::create(&app.db, &token.hashed(), &user.id, &user.email, expires_at, now).await?;
+    email_links::create(
+        &app.db,
+        LinkKind::Verification,
+        &token.hashed(),
+        &user.id,
+        &user.email,
+        expires_at,
+        now,
+    )
+    .await?;
     let link = format!("{}{VERIFY_PATH}?token={}", app.config.issuer, token.expose());
     let hours = seconds(app.config.email_verification_ttl) / 3600;
     app.mailer
@@ -41,7 +50,7 @@ pub async fn resend(app: &AppState, user: &User) -> Result<(), ApiError> {
         return Err(ApiError::Conflict("the email address is already verified".into()));
     }
     let now = app.clock.now();
-    if let Some(sent) = verifications::last_sent(&app.db, &user.id).await?
+    if let Some(sent) = email_links::last_sent(&app.db, LinkKind::Verification, &user.id).await?
         && now < sent + RESEND_AFTER
     {
         return Err(ApiError::TooManyAttempts {
@@ -60,7 +69,7 @@ pub async fn verify(app: &AppState, token: &str) -> Result<User, ApiError> {
         return Err(invalid());
     }
     let now = app.clock.now();
-    let redeemed = verifications::redeem(&app.db, &TokenHash::of(token), now)
+    let redeemed = email_links::redeem(&app.db, LinkKind::Verification, &TokenHash::of(token), now)
         .await?
         .ok_or_else(invalid)?;
     let marked = users::mark_email_verified(&app.db, &redeemed.user_id, &redeemed.email, now).await?;

@@ -92,6 +92,9 @@ pub struct ClientView {
     pub grant_types: Vec<String>,
     pub scopes: Vec<String>,
     pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    /// The operator's own application: users are not asked for consent.
+    pub first_party: bool,
     pub created_at: i64,
 }
 
@@ -104,6 +107,8 @@ impl From<Client> for ClientView {
             grant_types: c.grant_types,
             scopes: c.scopes,
             redirect_uris: c.redirect_uris,
+            post_logout_redirect_uris: c.post_logout_redirect_uris,
+            first_party: c.first_party,
             created_at: c.created_at,
         }
     }

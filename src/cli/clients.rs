@@ -36,17 +36,25 @@ pub enum ClientCommand {
 pub struct CreateClient {
     #[arg(long)]
     name: String,
-    /// Grant type (repeatable): password, client_credentials, refresh_token.
+    /// Grant type (repeatable): authorization_code, password, client_credentials, refresh_token.
     #[arg(long = "grant")]
     grants: Vec<String>,
     /// Scope the client may request (repeatable; space-separated lists allowed).
     #[arg(long = "scope")]
     scopes: Vec<String>,
+    /// Where authorization responses may go (repeatable); matched exactly, any port on a
+    /// loopback IP.
     #[arg(long = "redirect-uri")]
     redirect_uris: Vec<String>,
-    /// A public client (no secret; cannot use client_credentials).
+    /// Where the browser may go after logout (repeatable).
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
+    /// A public client (no secret; cannot use client_credentials; must use PKCE).
     #[arg(long)]
     public: bool,
+    /// The operator's own application: users are not asked for consent.
+    #[arg(long)]
+    first_party: bool,
     #[command(flatten)]
     json: JsonFlag,
 }
@@ -64,7 +72,9 @@ pub async fn run(db: &Db, cmd: ClientCommand) -> anyhow::Result<()> {
                     .flat_map(|s| s.split_whitespace().map(str::to_owned))
                     .collect(),
                 redirect_uris: args.redirect_uris,
+                post_logout_redirect_uris: args.post_logout_redirect_uris,
                 public: args.public,
+                first_party: args.first_party,
             };
             let (client, secret) = client::register(db, spec, now).await?;
             if args.json.json {
@@ -116,6 +126,8 @@ pub async fn run(db: &Db, cmd: ClientCommand) -> anyhow::Result<()> {
                 println!("grant types:   {}", client.grant_types.join(" "));
                 println!("scopes:        {}", client.scopes.join(" "));
                 println!("redirect URIs: {}", client.redirect_uris.join(" "));
+                println!("post-logout:   {}", client.post_logout_redirect_uris.join(" "));
+                println!("first party:   {}", client.first_party);
             }
         }
         ClientCommand::Delete { id } => {

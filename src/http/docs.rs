@@ -10,7 +10,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::app::AppState;
 use crate::http::api::{account, admin};
-use crate::http::{authorize, discovery, health, introspect, revoke, token, userinfo};
+use crate::http::{authorize, discovery, health, introspect, logout, recovery, revoke, token, userinfo};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,7 +25,19 @@ use crate::http::{authorize, discovery, health, introspect, revoke, token, useri
         revoke::revoke_token,
         introspect::introspect_token,
         userinfo::userinfo,
-        authorize::authorize,
+        authorize::authorize_get,
+        authorize::authorize_post,
+        authorize::login_form,
+        authorize::login_submit,
+        authorize::consent_submit,
+        logout::end_session_get,
+        logout::end_session_post,
+        recovery::forgot_form,
+        recovery::forgot_submit,
+        recovery::reset_form,
+        recovery::reset_submit,
+        recovery::verify_form,
+        recovery::verify_submit,
         discovery::openid_configuration,
         discovery::oauth_authorization_server,
         discovery::jwks,
@@ -38,6 +50,8 @@ use crate::http::{authorize, discovery, health, introspect, revoke, token, useri
         account::change_password,
         account::resend_verification,
         account::logout,
+        account::request_password_reset,
+        account::complete_password_reset,
         admin::list_users,
         admin::get_user,
         admin::update_user,
@@ -59,6 +73,7 @@ use crate::http::{authorize, discovery, health, introspect, revoke, token, useri
         (name = "admin", description = "Accounts and clients, for the admin role"),
         (name = "roles", description = "Roles and permissions"),
         (name = "health", description = "Liveness and readiness"),
+        (name = "pages", description = "HTML pages for browsers: sign-in, consent, logout, password reset, email verification"),
     )
 )]
 struct ApiDoc;

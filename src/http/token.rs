@@ -14,7 +14,8 @@ use crate::oauth::request::Grant;
 use crate::oauth::tokens::TokenResponse;
 use crate::store::clients::Client;
 
-/// Exchanges a grant for tokens (RFC 6749 §3.2): password, client_credentials, refresh_token.
+/// Exchanges a grant for tokens (RFC 6749 §3.2): authorization_code, password,
+/// client_credentials, refresh_token.
 #[utoipa::path(post, path = "/oauth/token", tag = "oauth",
     security((), ("basic" = [])),
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
@@ -43,6 +44,9 @@ pub async fn issue_token(
         ));
     }
     let response = match grant {
+        Grant::AuthorizationCode(exchange) => {
+            grant::authorization_code::exchange(&app, &client, exchange).await?
+        }
         Grant::Password {
             username,
             password,

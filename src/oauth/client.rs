@@ -11,7 +11,8 @@ use crate::clock::UnixTime;
 use crate::crypto::token::{PlainToken, TokenHash, random_bytes};
 use crate::oauth::OAuthError;
 use crate::oauth::params::{Params, form_decode};
-use crate::oauth::request::{CLIENT_CREDENTIALS, GRANT_TYPES};
+use crate::oauth::redirect_uri;
+use crate::oauth::request::{AUTHORIZATION_CODE, CLIENT_CREDENTIALS, GRANT_TYPES};
 use crate::oauth::scope::Scope;
 use crate::store::{self, Db, clients::Client};
 
@@ -111,7 +112,9 @@ pub struct ClientSpec {
     pub grant_types: Vec<String>,
     pub scopes: Vec<String>,
     pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
     pub public: bool,
+    pub first_party: bool,
 }
 
 /// Registers a client with a generated id and, unless public, a generated 256-bit secret that is
@@ -178,15 +181,17 @@ pub async fn register_with_id(
     );
     let scopes =
         Scope::parse(&spec.scopes.join(" ")).map_err(|e| RegisterError::Invalid(e.description().into()))?;
-    for uri in &spec.redirect_uris {
-        ensure_valid!(
-            uri.len() <= 2000
-                && uri.contains(':')
-                && !uri.contains('#')
-                && !uri.contains(char::is_whitespace),
-            "redirect URI {uri:?} must be absolute, without a fragment (RFC 6749 §3.1.2)"
-        );
+    for uri in spec.redirect_uris.iter().chain(&spec.post_logout_redirect_uris) {
+        redirect_uri::check_registrable(uri).map_err(RegisterError::Invalid)?;
     }
+    ensure_valid!(
+        spec.redirect_uris.len() <= 20 && spec.post_logout_redirect_uris.len() <= 20,
+        "a client has at most 20 redirect URIs of each kind"
+    );
+    ensure_valid!(
+        !spec.grant_types.iter().any(|g| g == AUTHORIZATION_CODE) || !spec.redirect_uris.is_empty(),
+        "the authorization_code grant needs at least one redirect URI (RFC 6749 §3.1.2.2)"
+    );
     let secret = (!spec.public).then(PlainToken::generate);
     let hash = secret.as_ref().map(PlainToken::hashed);
     let scopes: Vec<String> = scopes.iter().map(str::to_owned).collect();
@@ -199,6 +204,8 @@ pub async fn register_with_id(
             grant_types: &spec.grant_types,
             scopes: &scopes,
             redirect_uris: &spec.redirect_uris,
+            post_logout_redirect_uris: &spec.post_logout_redirect_uris,
+            first_party: spec.first_party,
         },
         now,
     )

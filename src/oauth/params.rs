@@ -42,6 +42,16 @@ impl Params {
         self.0.get(name).map(String::as_str)
     }
 
+    /// The parameters form-urlencoded again, sorted by name: the same request always encodes the
+    /// same, however it arrived.
+    pub fn encode(&self) -> String {
+        let mut pairs: Vec<(&String, &String)> = self.0.iter().collect();
+        pairs.sort();
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish()
+    }
+
     /// A required parameter, or `invalid_request` naming it.
     pub fn require(&self, name: &str) -> Result<&str, OAuthError> {
         self.get(name)
@@ -67,6 +77,16 @@ mod tests {
         let p = Params::parse(b"username=a%2Bb%40example.com&password=p+w%26d").unwrap();
         assert_eq!(p.get("username"), Some("a+b@example.com"));
         assert_eq!(p.get("password"), Some("p w&d"));
+    }
+
+    #[test]
+    fn encoding_round_trips() {
+        let p = Params::parse(b"b=x+y&a=%26%3D&c=%C3%A9").unwrap();
+        let again = Params::parse(p.encode().as_bytes()).unwrap();
+        assert_eq!(again.get("a"), Some("&="));
+        assert_eq!(again.get("b"), Some("x y"));
+        assert_eq!(again.get("c"), Some("é"));
+        assert_eq!(p.encode(), again.encode());
     }
 
     #[test]

@@ -1,13 +1,16 @@
-//! The token request: `grant_type` and the parameters of each grant (RFC 6749 §4.3.2, §4.4.2, §6).
+//! The token request: `grant_type` and the parameters of each grant (RFC 6749 §4.1.3, §4.3.2,
+//! §4.4.2, §6).
 
 use crate::crypto::password::Password;
 use crate::crypto::token::PlainToken;
 use crate::oauth::OAuthError;
+use crate::oauth::grant::authorization_code::CodeExchange;
 use crate::oauth::params::Params;
 use crate::oauth::scope::Scope;
 
 /// `grant_type` values keyward serves.
-pub const GRANT_TYPES: [&str; 3] = [PASSWORD, CLIENT_CREDENTIALS, REFRESH_TOKEN];
+pub const GRANT_TYPES: [&str; 4] = [AUTHORIZATION_CODE, PASSWORD, CLIENT_CREDENTIALS, REFRESH_TOKEN];
+pub const AUTHORIZATION_CODE: &str = "authorization_code";
 pub const PASSWORD: &str = "password";
 pub const CLIENT_CREDENTIALS: &str = "client_credentials";
 pub const REFRESH_TOKEN: &str = "refresh_token";
@@ -15,6 +18,8 @@ pub const REFRESH_TOKEN: &str = "refresh_token";
 /// A grant presented at the token endpoint.
 #[derive(Debug)]
 pub enum Grant {
+    /// §4.1.3: an authorization code, with the PKCE verifier (RFC 7636 §4.5).
+    AuthorizationCode(CodeExchange),
     /// §4.3.2: the resource owner's credentials.
     Password {
         username: String,
@@ -35,6 +40,11 @@ impl Grant {
     pub fn from_params(params: &Params) -> Result<Self, OAuthError> {
         let scope = params.get("scope").map(Scope::parse).transpose()?;
         match params.require("grant_type")? {
+            AUTHORIZATION_CODE => Ok(Grant::AuthorizationCode(CodeExchange {
+                code: PlainToken::presented(params.require("code")?),
+                redirect_uri: params.get("redirect_uri").map(str::to_owned),
+                code_verifier: params.get("code_verifier").map(str::to_owned),
+            })),
             PASSWORD => Ok(Grant::Password {
                 username: params.require("username")?.to_owned(),
                 password: Password::new(params.require("password")?),
@@ -54,6 +64,7 @@ impl Grant {
     /// The `grant_type` value, as clients are registered for it.
     pub fn grant_type(&self) -> &'static str {
         match self {
+            Grant::AuthorizationCode(_) => AUTHORIZATION_CODE,
             Grant::Password { .. } => PASSWORD,
             Grant::ClientCredentials { .. } => CLIENT_CREDENTIALS,
             Grant::RefreshToken { .. } => REFRESH_TOKEN,

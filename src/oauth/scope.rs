@@ -33,6 +33,11 @@ impl Scope {
         Self(words.iter().map(|w| w.as_ref().to_owned()).collect())
     }
 
+    /// Adds a token known to be valid.
+    pub fn insert(&mut self, token: &str) {
+        self.0.insert(token.to_owned());
+    }
+
     pub fn contains(&self, token: &str) -> bool {
         self.0.contains(token)
     }

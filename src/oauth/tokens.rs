@@ -56,6 +56,12 @@ struct IdClaims<'a> {
     auth_time: i64,
     sid: &'a str,
     at_hash: String,
+    /// OIDC Core §3.1.2.1: the value of the authorization request, unchanged; never on refresh
+    /// (§12.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+    /// RFC 8176: every sign-in is with a password.
+    amr: [&'static str; 1],
     #[serde(flatten)]
     claims: StandardClaims,
 }
@@ -82,7 +88,8 @@ pub fn for_client(app: &AppState, client: &Client, scope: &Scope) -> Result<Toke
 }
 
 /// Tokens for a user in a session: an access token carrying `sid`, the refresh token if one was
-/// issued, and an ID token when the scope holds `openid`.
+/// issued, and an ID token when the scope holds `openid` (with `nonce` when the authorization
+/// request sent one).
 pub fn for_user(
     app: &AppState,
     client: &Client,
@@ -90,6 +97,7 @@ pub fn for_user(
     session: &Family,
     scope: &Scope,
     refresh_token: Option<PlainToken>,
+    nonce: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let access = AccessToken::mint(app, client, &user.id, scope, Some((user, session)))?;
     let id_token = if scope.contains("openid") {
@@ -103,6 +111,8 @@ pub fn for_user(
             auth_time: session.auth_time,
             sid: &session.id,
             at_hash: jwt::at_hash(&access.token),
+            nonce,
+            amr: ["pwd"],
             claims: StandardClaims::released(user, scope),
         };
         Some(jwt::sign(app.keys.signing(), ID_TOKEN_TYP, &id)?)

@@ -16,6 +16,10 @@ pub struct Client {
     pub grant_types: Vec<String>,
     pub scopes: Vec<String>,
     pub redirect_uris: Vec<String>,
+    /// Where the browser may be sent after logout (OIDC RP-Initiated Logout §3).
+    pub post_logout_redirect_uris: Vec<String>,
+    /// The operator's own application: users are not asked for consent.
+    pub first_party: bool,
     pub created_at: UnixTime,
     pub updated_at: UnixTime,
 }
@@ -40,6 +44,8 @@ struct ClientRow {
     grant_types: String,
     scopes: String,
     redirect_uris: String,
+    post_logout_redirect_uris: String,
+    first_party: i64,
     created_at: i64,
     updated_at: i64,
 }
@@ -53,6 +59,8 @@ impl From<ClientRow> for Client {
             grant_types: split_words(&row.grant_types),
             scopes: split_words(&row.scopes),
             redirect_uris: split_words(&row.redirect_uris),
+            post_logout_redirect_uris: split_words(&row.post_logout_redirect_uris),
+            first_party: row.first_party != 0,
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
@@ -68,19 +76,23 @@ pub struct NewClient<'a> {
     pub grant_types: &'a [String],
     pub scopes: &'a [String],
     pub redirect_uris: &'a [String],
+    pub post_logout_redirect_uris: &'a [String],
+    pub first_party: bool,
 }
 
 macro_rules! client_columns {
     () => {
-        "id, name, secret_hash, grant_types, scopes, redirect_uris, created_at, updated_at"
+        "id, name, secret_hash, grant_types, scopes, redirect_uris, post_logout_redirect_uris, first_party, \
+         created_at, updated_at"
     };
 }
 
 /// Inserts a client; a taken id is a unique violation.
 pub async fn create(db: &Db, new: NewClient<'_>, now: UnixTime) -> Result<Client, sqlx::Error> {
     sqlx::query(
-        "insert into clients (id, name, secret_hash, is_public, grant_types, scopes, redirect_uris, created_at, updated_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+        "insert into clients (id, name, secret_hash, is_public, grant_types, scopes, redirect_uris,
+                              post_logout_redirect_uris, first_party, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
     )
     .bind(new.id)
     .bind(new.name)
@@ -89,6 +101,8 @@ pub async fn create(db: &Db, new: NewClient<'_>, now: UnixTime) -> Result<Client
     .bind(join_words(new.grant_types))
     .bind(join_words(new.scopes))
     .bind(join_words(new.redirect_uris))
+    .bind(join_words(new.post_logout_redirect_uris))
+    .bind(i64::from(new.first_party))
     .bind(now)
     .execute(db)
     .await?;
@@ -153,4 +167,12 @@ pub async fn set_secret_hash(
             .execute(db)
             .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Every registered redirect URI, of every client: the origins browser apps call from.
+pub async fn all_redirect_uris(db: &Db) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<String> = sqlx::query_scalar("select redirect_uris from clients where redirect_uris <> ''")
+        .fetch_all(db)
+        .await?;
+    Ok(rows.iter().flat_map(|r| split_words(r)).collect())
 }

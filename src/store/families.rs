@@ -58,6 +58,8 @@ pub struct Family {
     pub rotated_at: UnixTime,
     pub generation: i64,
     pub active: bool,
+    /// The browser's sign-in session it was started through, if any.
+    pub signin_id: Option<String>,
 }
 
 impl Family {

@@ -23,7 +23,40 @@ async fn both_metadata_documents_name_the_issuer_exactly_and_every_endpoint() {
         assert!(doc["authorization_endpoint"].is_string());
         assert_eq!(
             doc["grant_types_supported"],
-            serde_json::json!(["password", "client_credentials", "refresh_token"])
+            serde_json::json!([
+                "authorization_code",
+                "password",
+                "client_credentials",
+                "refresh_token"
+            ])
+        );
+        assert_eq!(doc["authorization_endpoint"], "https://id.test/oauth/authorize");
+        assert_eq!(doc["end_session_endpoint"], "https://id.test/oauth/logout");
+        assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
+        assert_eq!(
+            doc["response_modes_supported"],
+            serde_json::json!(["query", "form_post"])
+        );
+        // RFC 8414 §2 / RFC 7636 §6.2: S256 only, so clients never fall back to plain.
+        assert_eq!(
+            doc["code_challenge_methods_supported"],
+            serde_json::json!(["S256"])
+        );
+        // RFC 9207 §3: every authorization response carries `iss`.
+        assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
+        assert_eq!(
+            doc["prompt_values_supported"],
+            serde_json::json!(["none", "login", "consent", "select_account"])
+        );
+        let claims = doc["claims_supported"].as_array().unwrap();
+        for claim in ["nonce", "auth_time", "amr", "sid", "at_hash"] {
+            assert!(claims.contains(&claim.into()), "{claim}");
+        }
+        assert!(
+            doc["scopes_supported"]
+                .as_array()
+                .unwrap()
+                .contains(&"offline_access".into())
         );
         assert_eq!(
             doc["id_token_signing_alg_values_supported"],

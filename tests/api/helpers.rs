@@ -215,8 +215,8 @@ impl TestApp {
             name: "test client".into(),
             grant_types: grants.iter().map(|g| g.to_string()).collect(),
             scopes: scopes.split_whitespace().map(str::to_owned).collect(),
-            redirect_uris: vec![],
             public,
+            ..ClientSpec::default()
         };
         let (client, secret) = register(&self.state.db, spec, self.clock.now()).await.unwrap();
         TestClient {

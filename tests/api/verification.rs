@@ -28,7 +28,8 @@ async fn the_link_verifies_once_and_the_claim_follows_everywhere() {
     let outbox = app.outbox();
     assert_eq!(outbox.len(), 1);
     assert!(outbox[0].contains("To: ada@example.com"));
-    assert!(outbox[0].contains("https://id.test/api/v1/users/verify-email?token="));
+    // The link opens the landing page, whose button verifies (tests/api/pages.rs).
+    assert!(outbox[0].contains("https://id.test/verify-email?token="));
     let token = app.verification_token("ada@example.com");
     assert_eq!(token.len(), 43);
     // Only the hash is stored.

@@ -7,10 +7,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::accounts::me::{self, PasswordChange, ProfilePatch};
+use crate::accounts::password_reset::{self, ResetCompletion, ResetRequest};
 use crate::accounts::signup::{self, SignUpRequest};
 use crate::accounts::view::UserView;
 use crate::accounts::{ApiError, Caller, audit, verification};
 use crate::app::AppState;
+use crate::crypto::password::Password;
 use crate::http::api::{ApiJson, ApiQuery};
 use crate::http::extract::ClientAddr;
 use crate::store::users::User;
@@ -136,6 +138,42 @@ pub async fn change_password(
 ) -> Result<StatusCode, ApiError> {
     let changed = me::change_password(&app, &caller, address, change).await;
     audit::record(&caller.user.id, "user.change_password", &caller.user.id, changed)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sends a password-reset link to the address, if an enabled account has it. The answer is
+/// the same either way.
+#[utoipa::path(post, path = "/api/v1/password-reset", tag = "account",
+    request_body = ResetRequest,
+    responses(
+        (status = 202, description = "If an account has this address, a link is on its way"),
+        (status = 400, description = "Not an email address", body = ErrorBody),
+        (status = 429, description = "Too many requests for this address or from this client", body = ErrorBody),
+    ))]
+pub async fn request_password_reset(
+    State(app): State<AppState>,
+    ClientAddr(address): ClientAddr,
+    ApiJson(req): ApiJson<ResetRequest>,
+) -> Result<StatusCode, ApiError> {
+    let asked = password_reset::request(&app, &req.email, address).await;
+    audit::record("anonymous", "user.request_password_reset", "-", asked)?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Sets a new password with the token of a reset link; every session of the account ends.
+#[utoipa::path(post, path = "/api/v1/password-reset/complete", tag = "account",
+    request_body = ResetCompletion,
+    responses(
+        (status = 204, description = "The password is set; every session of the account has ended"),
+        (status = 400, description = "The link is invalid, used or expired, or the password is refused", body = ErrorBody),
+    ))]
+pub async fn complete_password_reset(
+    State(app): State<AppState>,
+    ApiJson(req): ApiJson<ResetCompletion>,
+) -> Result<StatusCode, ApiError> {
+    let done = password_reset::complete(&app, &req.token, Password::new(req.new_password)).await;
+    let target = done.as_ref().map_or("-", |u| u.id.as_str()).to_owned();
+    audit::record("anonymous", "user.reset_password", &target, done)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

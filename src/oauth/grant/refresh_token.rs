@@ -60,5 +60,5 @@ pub async fn exchange(
     };
     let granted = Scope::parse(&family.scope)?;
     let scope = scope.unwrap_or(granted);
-    tokens::for_user(app, client, &user, &family, &scope, Some(successor))
+    tokens::for_user(app, client, &user, &family, &scope, Some(successor), None)
 }

@@ -115,7 +115,7 @@ impl RedisFamilies {
 }
 
 /// The family fields in script order: id, user_id, client_id, scope, auth_time,
-/// absolute_expires_at, rotated_at, generation, status.
+/// absolute_expires_at, rotated_at, generation, status, signin_id (absent or empty: none).
 fn family(fields: &[Option<String>]) -> anyhow::Result<Family> {
     let text = |i: usize| -> anyhow::Result<String> {
         fields
@@ -135,6 +135,7 @@ fn family(fields: &[Option<String>]) -> anyhow::Result<Family> {
         rotated_at: number(6)?,
         generation: number(7)?,
         active: text(8)? == "active",
+        signin_id: fields.get(9).cloned().flatten().filter(|id| !id.is_empty()),
     })
 }
 
@@ -216,7 +217,7 @@ impl FamilyStore for RedisFamilies {
         let Some(fields) = reply else {
             return Ok(None);
         };
-        let current = fields.get(9).cloned().flatten().as_deref() == Some(token.hash.as_str());
+        let current = fields.get(10).cloned().flatten().as_deref() == Some(token.hash.as_str());
         Ok(Some(Presented {
             family: family(&fields)?,
             current,
@@ -236,6 +237,7 @@ impl FamilyStore for RedisFamilies {
                 "rotated_at",
                 "generation",
                 "status",
+                "signin_id",
             ]))
             .await?;
         if fields.first().cloned().flatten().is_none() {

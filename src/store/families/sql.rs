@@ -41,13 +41,13 @@ impl SqlFamilies {
 /// The family columns, unqualified (as `returning` needs them)...
 macro_rules! columns {
     () => {
-        "id, user_id, client_id, scope, auth_time, absolute_expires_at, rotated_at, generation, status"
+        "id, user_id, client_id, scope, auth_time, absolute_expires_at, rotated_at, generation, status, signin_id"
     };
 }
 /// ...and qualified, for joins.
 macro_rules! f_columns {
     () => {
-        "f.id, f.user_id, f.client_id, f.scope, f.auth_time, f.absolute_expires_at, f.rotated_at, f.generation, f.status"
+        "f.id, f.user_id, f.client_id, f.scope, f.auth_time, f.absolute_expires_at, f.rotated_at, f.generation, f.status, f.signin_id"
     };
 }
 
@@ -62,6 +62,7 @@ struct FamilyRow {
     rotated_at: i64,
     generation: i64,
     status: String,
+    signin_id: Option<String>,
 }
 
 impl From<FamilyRow> for Family {
@@ -76,6 +77,7 @@ impl From<FamilyRow> for Family {
             rotated_at: row.rotated_at,
             generation: row.generation,
             active: row.status == "active",
+            signin_id: row.signin_id,
         }
     }
 }

@@ -15,7 +15,7 @@ end
 
 local function family(outcome)
   local fields = redis.call('HMGET', KEYS[1], 'id', 'user_id', 'client_id', 'scope', 'auth_time',
-    'absolute_expires_at', 'rotated_at', 'generation', 'status')
+    'absolute_expires_at', 'rotated_at', 'generation', 'status', 'signin_id')
   table.insert(fields, 1, outcome)
   return fields
 end
