@@ -405,6 +405,12 @@ async fn ending_a_sign_in_session_ends_exactly_its_families() {
     let (a2, a2_token) = f.family_in(86_400, Some("signin-a")).await;
     let (b, b_token) = f.family_in(86_400, Some("signin-b")).await;
     let (plain, _) = f.family(86_400).await;
+    // The family knows its sign-in session (logout by ID token hint finds it this way).
+    let found = f.store().find(&a1).await.unwrap().unwrap();
+    assert_eq!(found.signin_id.as_deref(), Some("signin-a"));
+    assert_eq!(f.store().find(&plain).await.unwrap().unwrap().signin_id, None);
+    let presented = f.store().find_by_token(&b_token).await.unwrap().unwrap();
+    assert_eq!(presented.family.signin_id.as_deref(), Some("signin-b"));
     assert_eq!(
         f.store()
             .revoke_signin("signin-a", "signed out", f.now())

@@ -170,7 +170,8 @@ impl FamilyStore for RedisFamilies {
                     .arg(family.absolute_expires_at)
                     .arg(now)
                     .arg(family.refresh.map_or("", TokenHash::as_str))
-                    .arg(family.expires_at),
+                    .arg(family.expires_at)
+                    .arg(family.signin_id.unwrap_or_default()),
             )
             .await?;
         Ok(())
