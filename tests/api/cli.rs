@@ -209,3 +209,75 @@ fn user_create_applies_the_rules_of_sign_up() {
     let taken = keyward_refused(&dir, &["user", "create", "--email", "ADA@example.com"], None);
     assert!(taken.contains("exists"), "{taken}");
 }
+
+#[test]
+fn client_create_registers_browser_apps() {
+    let dir = tempfile::tempdir().unwrap();
+    let refused = keyward_refused(
+        &dir,
+        &[
+            "client",
+            "create",
+            "--name",
+            "web",
+            "--grant",
+            "authorization_code",
+        ],
+        None,
+    );
+    assert!(refused.contains("at least one redirect URI"), "{refused}");
+    let insecure = keyward_refused(
+        &dir,
+        &[
+            "client",
+            "create",
+            "--name",
+            "web",
+            "--grant",
+            "authorization_code",
+            "--redirect-uri",
+            "http://app.example.com/cb",
+        ],
+        None,
+    );
+    assert!(insecure.contains("https"), "{insecure}");
+    let created = json(&keyward(
+        &dir,
+        &[
+            "client",
+            "create",
+            "--name",
+            "web",
+            "--grant",
+            "authorization_code",
+            "--grant",
+            "refresh_token",
+            "--redirect-uri",
+            "https://app.example.com/cb",
+            "--redirect-uri",
+            "http://127.0.0.1/cb",
+            "--post-logout-redirect-uri",
+            "https://app.example.com/",
+            "--first-party",
+            "--public",
+            "--json",
+        ],
+        None,
+    ));
+    let id = created["client_id"].as_str().unwrap();
+    assert!(created["client_secret"].is_null());
+    let shown = json(&keyward(&dir, &["client", "show", id, "--json"], None));
+    assert_eq!(
+        shown["redirect_uris"],
+        serde_json::json!(["https://app.example.com/cb", "http://127.0.0.1/cb"])
+    );
+    assert_eq!(
+        shown["post_logout_redirect_uris"],
+        serde_json::json!(["https://app.example.com/"])
+    );
+    assert_eq!(shown["first_party"], true);
+    assert_eq!(
+        shown["grant_types"],
+        serde_json::json!(["authorization_code", "refresh_token"])
+    );
+}

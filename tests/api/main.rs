@@ -7,6 +7,7 @@ mod api_auth;
 mod audit;
 mod authorize;
 mod bad_input;
+mod browser;
 mod cli;
 mod client_credentials;
 mod code_flow;

@@ -28,6 +28,7 @@ impl Server {
                 .arg("serve")
                 .current_dir(dir)
                 .env("KEYWARD_BIND", format!("127.0.0.1:{port}"))
+                .env("KEYWARD_ISSUER", format!("http://127.0.0.1:{port}"))
                 .env("KEYWARD_KEYS_DIR", keys)
                 .env(
                     "KEYWARD_DATABASE_URL",

@@ -400,3 +400,18 @@ async fn another_user_signing_in_replaces_the_browser_session() {
     // Ada's session on this browser ended with its tokens.
     assert_eq!(app.introspect(&introspector, &ada).await["active"], false);
 }
+
+#[tokio::test]
+async fn the_site_name_is_on_every_page() {
+    let app = TestApp::with_config(|c| c.site_name = "Example <Corp>".into()).await;
+    let browser = Browser::new(&app);
+    for path in ["/login", "/forgot-password", "/oauth/authorize", "/oauth/logout"] {
+        let page = browser.get(path).await;
+        // Escaped, as everything a page shows.
+        assert!(
+            page.text().contains("Example &#60;Corp&#62;"),
+            "{path}: {}",
+            page.text()
+        );
+    }
+}
