@@ -11,6 +11,8 @@ pub mod clock;
 pub mod config;
 /// Signing keys, JWTs, password hashing and opaque tokens.
 pub mod crypto;
+/// Overload, outages and internal faults, sorted once for every error type.
+pub mod fault;
 /// Axum handlers and extractors.
 pub mod http;
 /// Outgoing email: SMTP or a folder outbox.

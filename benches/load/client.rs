@@ -20,6 +20,10 @@ pub struct Answer {
     pub body: Bytes,
     pub latency: Duration,
     pub retry_after: bool,
+    /// `Location`, for redirects.
+    pub location: Option<String>,
+    /// `Set-Cookie` values.
+    pub cookies: Vec<String>,
 }
 
 impl Connection {
@@ -59,6 +63,18 @@ impl Connection {
             Ok(response) => {
                 let status = response.status().as_u16();
                 let retry_after = response.headers().contains_key("retry-after");
+                let location = response
+                    .headers()
+                    .get("location")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let cookies = response
+                    .headers()
+                    .get_all("set-cookie")
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .map(str::to_owned)
+                    .collect();
                 let body = response
                     .into_body()
                     .collect()
@@ -70,6 +86,8 @@ impl Connection {
                     body,
                     latency: started.elapsed(),
                     retry_after,
+                    location,
+                    cookies,
                 }
             }
             Err(_) => {
@@ -80,6 +98,8 @@ impl Connection {
                     body: Bytes::new(),
                     latency,
                     retry_after: false,
+                    location: None,
+                    cookies: Vec::new(),
                 }
             }
         }

@@ -49,7 +49,7 @@ fn options() -> Options {
             "--bench" => {}
             other => panic!(
                 "unknown option {other}; options: --duration 10s --concurrency 16 --postgres URL --redis URL \
-                 --only cc,password,refresh,introspect,jwks,overload --overload 200"
+                 --only cc,password,refresh,introspect,code,jwks,overload --overload 200"
             ),
         }
     }

@@ -11,7 +11,7 @@ use crate::Options;
 use crate::client::{Answer, Connection};
 use crate::limits::{self, Limits};
 use crate::postgres::Schema;
-use crate::server::{PASSWORD, Server};
+use crate::server::{PASSWORD, Server, WEB_REDIRECT_URI};
 
 /// What a scenario's throughput is compared with.
 #[derive(Clone, Copy)]
@@ -28,11 +28,28 @@ enum Bound {
 /// What one worker sends next.
 enum Work {
     ClientCredentials,
-    Password { username: String },
-    Refresh { token: String },
-    Introspect { token: String },
-    Discovery { turn: bool },
+    Password {
+        username: String,
+    },
+    Refresh {
+        token: String,
+    },
+    Introspect {
+        token: String,
+    },
+    Discovery {
+        turn: bool,
+    },
+    /// The authorization endpoint with a live sign-in cookie (SSO, first-party: straight back
+    /// with a code), then the code's exchange: one "request" is the pair.
+    Code {
+        cookie: String,
+    },
 }
+
+/// A PKCE pair (RFC 7636 Appendix B): the benchmark measures the server, not its own hashing.
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 struct Outcome {
     latencies: Vec<Duration>,
@@ -82,7 +99,7 @@ async fn measure(options: &Options, server: &Server) {
     let users: Vec<String> = (0..options.concurrency.max(1))
         .map(|i| format!("bench{i}@example.com"))
         .collect();
-    if ["password", "refresh", "introspect", "overload"]
+    if ["password", "refresh", "introspect", "code", "overload"]
         .iter()
         .any(|s| wanted(s))
     {
@@ -140,6 +157,19 @@ async fn measure(options: &Options, server: &Server) {
         })
         .await;
     }
+    if wanted("code") {
+        let cookies = ctx.browser_sign_in_all(&users).await;
+        // Two signatures per pair: the access token and the ID token.
+        ctx.scenario(
+            "code exchange",
+            Bound::Signatures(2.0),
+            options.concurrency,
+            |i| Work::Code {
+                cookie: cookies[i].clone(),
+            },
+        )
+        .await;
+    }
     if wanted("jwks") {
         ctx.scenario("jwks+discovery", Bound::None, options.concurrency, |i| {
             Work::Discovery { turn: i % 2 == 0 }
@@ -186,6 +216,82 @@ impl Ctx<'_> {
         values
     }
 
+    /// Signs every user in on the sign-in page once (outside the measurement); returns each
+    /// browser's session cookie. The CSRF pair is the benchmark's own: the check compares the
+    /// cookie with the form field.
+    async fn browser_sign_in_all(&self, users: &[String]) -> Vec<String> {
+        let mut connection = Connection::open(self.server.port).await;
+        let csrf = "b".repeat(43);
+        let mut cookies = Vec::new();
+        for i in 0..self.options.concurrency {
+            let body = format!(
+                "csrf={csrf}&email={}&password={}",
+                encode(&users[i % users.len()]),
+                encode(PASSWORD)
+            );
+            let cookie = format!("kw_csrf={csrf}");
+            let headers = [
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("cookie", cookie.as_str()),
+            ];
+            let answer = connection
+                .send(Method::POST, "/login", &headers, body.into())
+                .await;
+            assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
+            let session = answer
+                .cookies
+                .iter()
+                .find(|c| c.starts_with("kw_session="))
+                .and_then(|c| c.split(';').next())
+                .expect("a session cookie")
+                .to_owned();
+            cookies.push(session);
+        }
+        cookies
+    }
+
+    /// An authorization request with the browser's cookie, then the exchange of its code.
+    async fn code_exchange(&self, connection: &mut Connection, cookie: &str) -> Answer {
+        let path = format!(
+            "/oauth/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid%20api\
+             &state=s&nonce=n&code_challenge={CHALLENGE}&code_challenge_method=S256",
+            self.server.web_client_id,
+            encode(WEB_REDIRECT_URI)
+        );
+        let authorized = connection
+            .send(Method::GET, &path, &[("cookie", cookie)], Bytes::new())
+            .await;
+        let Some(code) = authorized
+            .location
+            .as_deref()
+            .and_then(|l| l.split("code=").nth(1))
+            .and_then(|rest| rest.split('&').next())
+            .map(str::to_owned)
+        else {
+            return authorized;
+        };
+        let basic = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                self.server.web_client_id, self.server.web_client_secret
+            ))
+        );
+        let body = format!(
+            "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}",
+            encode(WEB_REDIRECT_URI)
+        );
+        let headers = [
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("authorization", basic.as_str()),
+        ];
+        let mut exchanged = connection
+            .send(Method::POST, "/oauth/token", &headers, body.into())
+            .await;
+        exchanged.latency += authorized.latency;
+        exchanged
+    }
+
     async fn send(&self, connection: &mut Connection, work: &Work) -> Answer {
         let form = [
             ("content-type", "application/x-www-form-urlencoded"),
@@ -224,6 +330,7 @@ impl Ctx<'_> {
                     .send(Method::POST, "/oauth/introspect", &form, body.into())
                     .await
             }
+            Work::Code { cookie } => self.code_exchange(connection, cookie).await,
             Work::Discovery { turn } => {
                 let path = if *turn {
                     "/.well-known/jwks.json"

@@ -9,11 +9,16 @@ use std::time::{Duration, Instant};
 use crate::Options;
 
 pub const PASSWORD: &str = "bench passphrase that is long";
+/// Where the web app's codes go; nothing listens, the benchmark reads `Location`.
+pub const WEB_REDIRECT_URI: &str = "http://127.0.0.1/cb";
 
 pub struct Server {
     pub port: u16,
     pub client_id: String,
     pub client_secret: String,
+    /// A first-party web app of the code flow, redirecting to a loopback address.
+    pub web_client_id: String,
+    pub web_client_secret: String,
     child: Child,
     dir: tempfile::TempDir,
     env: Vec<(String, String)>,
@@ -59,6 +64,8 @@ impl Server {
             port,
             client_id: String::new(),
             client_secret: String::new(),
+            web_client_id: String::new(),
+            web_client_secret: String::new(),
             child: Command::new("true").spawn().expect("true"),
             dir,
             env,
@@ -87,6 +94,26 @@ impl Server {
             .as_str()
             .expect("client_secret")
             .to_owned();
+        let web = server.cli(
+            &[
+                "client",
+                "create",
+                "--name",
+                "bench-web",
+                "--grant",
+                "authorization_code",
+                "--scope",
+                "openid api",
+                "--redirect-uri",
+                WEB_REDIRECT_URI,
+                "--first-party",
+                "--json",
+            ],
+            None,
+        );
+        let web: serde_json::Value = serde_json::from_str(&web).expect("client JSON");
+        server.web_client_id = web["client_id"].as_str().expect("client_id").to_owned();
+        server.web_client_secret = web["client_secret"].as_str().expect("client_secret").to_owned();
         server.child = server
             .command(&["serve"])
             .stdout(Stdio::null())

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use crate::crypto::password::Overloaded;
+use crate::fault::Fault;
 use crate::oauth::{BearerError, OAuthError};
 
 type Text = Cow<'static, str>;
@@ -109,12 +109,10 @@ impl ApiError {
 
 impl From<anyhow::Error> for ApiError {
     fn from(err: anyhow::Error) -> Self {
-        if err.downcast_ref::<Overloaded>().is_some() {
-            ApiError::Overloaded
-        } else if crate::store::is_unavailable(&err) {
-            ApiError::Unavailable(err)
-        } else {
-            ApiError::Internal(err)
+        match Fault::from(err) {
+            Fault::Overloaded => ApiError::Overloaded,
+            Fault::Unavailable(e) => ApiError::Unavailable(e),
+            Fault::Internal(e) => ApiError::Internal(e),
         }
     }
 }

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
 use crate::crypto::password::Password;
-use crate::http::browser::{Browser, FORM_POST_CSP, FORM_POST_SCRIPT, Page, PageForm};
+use crate::http::browser::{Browser, CsrfForm, FORM_POST_CSP, FORM_POST_SCRIPT, Page, PageForm};
 use crate::http::extract::ClientAddr;
 use crate::http::pages::{ConsentPage, FormPostPage, LoginPage, MessagePage};
 use crate::oauth::authorize::{
@@ -175,50 +175,17 @@ pub fn failure(app: &AppState, err: AuthorizeError, redirect: StatusCode) -> Pag
             message,
         ),
         AuthorizeError::Redirect(response) => respond(app, &response, redirect),
-        AuthorizeError::Overloaded => unavailable(app, 1),
+        AuthorizeError::Overloaded => Page::unavailable(app, 1),
         AuthorizeError::Unavailable(e) => {
             tracing::warn!(error = %format!("{e:#}"), "dependency unavailable");
-            unavailable(app, 5)
+            Page::unavailable(app, 5)
         }
-        AuthorizeError::Internal(e) => internal(app, &e),
+        AuthorizeError::Internal(e) => Page::internal(app, &e),
     }
 }
 
 fn bad_request(app: &AppState, message: &str) -> Page {
     Page::error(app, StatusCode::BAD_REQUEST, "The request is not valid", message)
-}
-
-/// 503 with `Retry-After`.
-pub fn unavailable(app: &AppState, retry_after: u64) -> Page {
-    Page::error(
-        app,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Please try again in a moment",
-        "The service is busy or briefly unavailable.",
-    )
-    .retry_after(retry_after)
-}
-
-/// 500; the cause goes to the log only.
-pub fn internal(app: &AppState, err: &anyhow::Error) -> Page {
-    tracing::error!(error = ?err, "request failed");
-    Page::error(
-        app,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Something went wrong",
-        "The server could not complete the request.",
-    )
-}
-
-/// The form has no valid CSRF token: it did not come from our page in this browser, or its
-/// page is too old.
-pub fn stale_form(app: &AppState) -> Page {
-    Page::error(
-        app,
-        StatusCode::FORBIDDEN,
-        "This form has expired",
-        "Go back, reload the page and try again. Cookies must be enabled to sign in.",
-    )
 }
 
 /// The authorization request a form carries back, validated again.
@@ -256,11 +223,8 @@ pub async fn login_submit(
     State(app): State<AppState>,
     ClientAddr(address): ClientAddr,
     browser: Browser,
-    PageForm(form): PageForm,
+    CsrfForm(form): CsrfForm,
 ) -> Page {
-    if !browser.csrf_matches(&form) {
-        return stale_form(&app);
-    }
     let req = match carried_request(&app, &form).await {
         Ok(req) => req,
         Err(err) => return failure(&app, err, StatusCode::SEE_OTHER),
@@ -290,11 +254,12 @@ pub async fn login_submit(
             );
             return retry(&message, StatusCode::TOO_MANY_REQUESTS).retry_after(retry_after);
         }
-        Err(OAuthError::Overloaded) => return unavailable(&app, 1),
+        Err(OAuthError::Overloaded) => return Page::unavailable(&app, 1),
         Err(OAuthError::Unavailable(e)) => {
             return failure(&app, AuthorizeError::Unavailable(e), StatusCode::SEE_OTHER);
         }
-        Err(other) => return internal(&app, &anyhow::anyhow!("{other}")),
+        Err(OAuthError::Internal(e)) => return Page::internal(&app, &e),
+        Err(other) => return Page::internal(&app, &anyhow::anyhow!("unexpected: {other}")),
     };
     let signed_in = async {
         let existing = signin::current(&app, browser.session()).await?;
@@ -339,10 +304,7 @@ pub async fn login_submit(
         (status = 303, description = "Back to the client: a code, or `access_denied`"),
         (status = 403, description = "The CSRF token is missing or wrong"),
     ))]
-pub async fn consent_submit(State(app): State<AppState>, browser: Browser, PageForm(form): PageForm) -> Page {
-    if !browser.csrf_matches(&form) {
-        return stale_form(&app);
-    }
+pub async fn consent_submit(State(app): State<AppState>, browser: Browser, CsrfForm(form): CsrfForm) -> Page {
     let decided = async {
         let req = carried_request(&app, &form)
             .await?

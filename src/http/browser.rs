@@ -125,8 +125,28 @@ pub struct Csrf {
     new: bool,
 }
 
-/// A form body from a browser; a malformed one gets an error page.
+/// A form body from a browser; a malformed one gets an error page. Only for requests that may
+/// come from elsewhere (a client's POST to the authorization or end-session endpoint); a form
+/// of ours is read with [`CsrfForm`].
 pub struct PageForm(pub Params);
+
+/// A form of one of our pages: read as [`PageForm`], refused with [`Page::stale_form`] unless it
+/// carries this browser's CSRF token.
+pub struct CsrfForm(pub Params);
+
+impl FromRequest<AppState> for CsrfForm {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, app: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let Ok(browser) = Browser::from_request_parts(&mut parts, app).await;
+        let PageForm(form) = PageForm::from_request(Request::from_parts(parts, body), app).await?;
+        if !browser.csrf_matches(&form) {
+            return Err(Page::stale_form(app).into_response());
+        }
+        Ok(Self(form))
+    }
+}
 
 impl FromRequest<AppState> for PageForm {
     type Rejection = Response;
@@ -201,6 +221,39 @@ impl Page {
                 title,
                 message,
             },
+        )
+    }
+
+    /// The form has no valid CSRF token: it did not come from our page in this browser, or its
+    /// page is too old.
+    pub fn stale_form(app: &AppState) -> Self {
+        Page::error(
+            app,
+            StatusCode::FORBIDDEN,
+            "This form has expired",
+            "Go back, reload the page and try again. Cookies must be enabled to sign in.",
+        )
+    }
+
+    /// 503 with `Retry-After`.
+    pub fn unavailable(app: &AppState, retry_after: u64) -> Self {
+        Page::error(
+            app,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Please try again in a moment",
+            "The service is busy or briefly unavailable.",
+        )
+        .retry_after(retry_after)
+    }
+
+    /// 500; the cause goes to the log only.
+    pub fn internal(app: &AppState, err: &anyhow::Error) -> Self {
+        tracing::error!(error = ?err, "request failed");
+        Page::error(
+            app,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            "The server could not complete the request.",
         )
     }
 

@@ -5,7 +5,6 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 
 use crate::app::AppState;
-use crate::http::authorize::{internal, stale_form};
 use crate::http::browser::{Browser, Page, PageForm};
 use crate::http::pages::{LogoutPage, MessagePage};
 use crate::oauth::logout::{self, LogoutRequest};
@@ -63,11 +62,11 @@ async fn end_session(app: &AppState, browser: &Browser, params: &Params, redirec
     };
     let current = match signin::current(app, browser.session()).await {
         Ok(current) => current,
-        Err(e) => return internal(app, &e),
+        Err(e) => return Page::internal(app, &e),
     };
     // The answer of our own confirmation page carries its CSRF token.
     let confirmed = match params.get("csrf") {
-        Some(_) if !browser.csrf_matches(params) => return stale_form(app),
+        Some(_) if !browser.csrf_matches(params) => return Page::stale_form(app),
         Some(_) => match params.get("confirm") {
             Some("yes") => true,
             _ => return finish(app, &req, false, redirect, "You are still signed in."),
@@ -79,7 +78,7 @@ async fn end_session(app: &AppState, browser: &Browser, params: &Params, redirec
     }
     match logout::end(app, &req, current.as_ref()).await {
         Ok(ended) => finish(app, &req, ended, redirect, "You are signed out."),
-        Err(e) => internal(app, &e),
+        Err(e) => Page::internal(app, &e),
     }
 }
 

@@ -8,8 +8,7 @@ use axum::http::StatusCode;
 use crate::accounts::{ApiError, password_reset, verification};
 use crate::app::AppState;
 use crate::crypto::password::Password;
-use crate::http::authorize::{internal, stale_form, unavailable};
-use crate::http::browser::{Browser, Page, PageForm};
+use crate::http::browser::{Browser, CsrfForm, Page};
 use crate::http::extract::ClientAddr;
 use crate::http::pages::{ForgotPasswordPage, MessagePage, ResetPasswordPage, VerifyEmailPage};
 use crate::oauth::params::Params;
@@ -42,11 +41,8 @@ pub async fn forgot_submit(
     State(app): State<AppState>,
     ClientAddr(address): ClientAddr,
     browser: Browser,
-    PageForm(form): PageForm,
+    CsrfForm(form): CsrfForm,
 ) -> Page {
-    if !browser.csrf_matches(&form) {
-        return stale_form(&app);
-    }
     let email = form.get("email").unwrap_or_default().trim();
     match password_reset::request(&app, email, address).await {
         Ok(()) => message(
@@ -116,10 +112,7 @@ pub async fn reset_form(State(app): State<AppState>, browser: Browser, RawQuery(
         (status = 200, description = "The password is set"),
         (status = 400, description = "The password is refused (the form again), or the link is dead"),
     ))]
-pub async fn reset_submit(State(app): State<AppState>, browser: Browser, PageForm(form): PageForm) -> Page {
-    if !browser.csrf_matches(&form) {
-        return stale_form(&app);
-    }
+pub async fn reset_submit(State(app): State<AppState>, browser: Browser, CsrfForm(form): CsrfForm) -> Page {
     let token = form.get("token").unwrap_or_default();
     let password = Password::new(form.get("password").unwrap_or_default());
     match password_reset::complete(&app, token, password).await {
@@ -199,10 +192,7 @@ pub async fn verify_form(State(app): State<AppState>, browser: Browser, RawQuery
         (status = 200, description = "The address is verified"),
         (status = 400, description = "The link is invalid, used or expired"),
     ))]
-pub async fn verify_submit(State(app): State<AppState>, browser: Browser, PageForm(form): PageForm) -> Page {
-    if !browser.csrf_matches(&form) {
-        return stale_form(&app);
-    }
+pub async fn verify_submit(State(app): State<AppState>, CsrfForm(form): CsrfForm) -> Page {
     match verification::verify(&app, form.get("token").unwrap_or_default()).await {
         Ok(user) => message(
             &app,
@@ -230,12 +220,12 @@ fn message(app: &AppState, title: &str, text: &str, link: Option<(&str, &str)>) 
 /// An account error that is no fault of the form: overload, an outage, a bug.
 fn api_failure(app: &AppState, err: ApiError) -> Page {
     match err {
-        ApiError::Overloaded => unavailable(app, 1),
+        ApiError::Overloaded => Page::unavailable(app, 1),
         ApiError::Unavailable(e) => {
             tracing::warn!(error = %format!("{e:#}"), "dependency unavailable");
-            unavailable(app, 5)
+            Page::unavailable(app, 5)
         }
-        ApiError::Internal(e) => internal(app, &e),
-        other => internal(app, &anyhow::anyhow!("unexpected: {other}")),
+        ApiError::Internal(e) => Page::internal(app, &e),
+        other => Page::internal(app, &anyhow::anyhow!("unexpected: {other}")),
     }
 }

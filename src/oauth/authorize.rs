@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 
 use crate::app::AppState;
-use crate::crypto::password::Overloaded;
 use crate::crypto::token::PlainToken;
+use crate::fault::Fault;
 use crate::oauth::scope::Scope;
 use crate::oauth::signin::Signin;
 use crate::store::codes::CodeGrant;
@@ -45,12 +45,10 @@ pub enum AuthorizeError {
 
 impl From<anyhow::Error> for AuthorizeError {
     fn from(err: anyhow::Error) -> Self {
-        if err.downcast_ref::<Overloaded>().is_some() {
-            AuthorizeError::Overloaded
-        } else if crate::store::is_unavailable(&err) {
-            AuthorizeError::Unavailable(err)
-        } else {
-            AuthorizeError::Internal(err)
+        match Fault::from(err) {
+            Fault::Overloaded => AuthorizeError::Overloaded,
+            Fault::Unavailable(e) => AuthorizeError::Unavailable(e),
+            Fault::Internal(e) => AuthorizeError::Internal(e),
         }
     }
 }

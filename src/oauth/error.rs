@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use crate::crypto::password::Overloaded;
+use crate::fault::Fault;
 
 type Text = Cow<'static, str>;
 
@@ -40,12 +40,10 @@ pub enum OAuthError {
 
 impl From<anyhow::Error> for OAuthError {
     fn from(err: anyhow::Error) -> Self {
-        if err.downcast_ref::<Overloaded>().is_some() {
-            OAuthError::Overloaded
-        } else if crate::store::is_unavailable(&err) {
-            OAuthError::Unavailable(err)
-        } else {
-            OAuthError::Internal(err)
+        match Fault::from(err) {
+            Fault::Overloaded => OAuthError::Overloaded,
+            Fault::Unavailable(e) => OAuthError::Unavailable(e),
+            Fault::Internal(e) => OAuthError::Internal(e),
         }
     }
 }
@@ -134,10 +132,11 @@ pub enum BearerError {
 
 impl From<anyhow::Error> for BearerError {
     fn from(err: anyhow::Error) -> Self {
-        if crate::store::is_unavailable(&err) {
-            BearerError::Unavailable(err)
-        } else {
-            BearerError::Internal(err)
+        match Fault::from(err) {
+            Fault::Unavailable(e) => BearerError::Unavailable(e),
+            Fault::Internal(e) => BearerError::Internal(e),
+            // Resource endpoints check no password; should one be refused, it is internal.
+            Fault::Overloaded => BearerError::Internal(anyhow::anyhow!("password checks are at capacity")),
         }
     }
 }

@@ -1,0 +1,28 @@
+//! What can go wrong beneath a protocol, whatever the protocol: too many password checks at
+//! once, a backing service out of reach, or a fault of ours. Each surface's error type maps
+//! these three to its own answer (503 with `Retry-After`, or 500); the sorting is done here once.
+
+use crate::crypto::password::Overloaded;
+
+/// An error sorted by what the client should be told.
+#[derive(Debug)]
+pub enum Fault {
+    /// Password hashing is at capacity: retry in a second.
+    Overloaded,
+    /// The database or Redis could not be reached: retry shortly.
+    Unavailable(anyhow::Error),
+    /// A bug or an unexpected state: logged, never shown.
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Fault {
+    fn from(err: anyhow::Error) -> Self {
+        if err.downcast_ref::<Overloaded>().is_some() {
+            Fault::Overloaded
+        } else if crate::store::is_unavailable(&err) {
+            Fault::Unavailable(err)
+        } else {
+            Fault::Internal(err)
+        }
+    }
+}
