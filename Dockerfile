@@ -9,6 +9,7 @@ COPY Cargo.toml Cargo.lock rustfmt.toml clippy.toml ./
 COPY src src
 COPY migrations migrations
 COPY assets assets
+COPY templates templates
 COPY benches benches
 RUN cargo build --release --locked \
     && strip target/release/keyward

@@ -346,6 +346,45 @@ async fn clients_are_managed_as_on_the_command_line() {
     let shown = a.call("GET", &format!("/api/v1/clients/{id}"), None).await.ok();
     assert_eq!(shown["name"], "billing");
     assert_eq!(shown["public"], false);
+    assert_eq!(shown["first_party"], false);
+
+    // A browser app: the code flow, its redirect URIs, first party.
+    let web = a
+        .call(
+            "POST",
+            "/api/v1/clients",
+            Some(json!({
+                "name": "portal",
+                "grant_types": ["authorization_code", "refresh_token"],
+                "scopes": ["openid"],
+                "redirect_uris": ["https://portal.example.com/cb"],
+                "post_logout_redirect_uris": ["https://portal.example.com/"],
+                "first_party": true
+            })),
+        )
+        .await
+        .expect(201);
+    let web = a
+        .call(
+            "GET",
+            &format!("/api/v1/clients/{}", web["client_id"].as_str().unwrap()),
+            None,
+        )
+        .await
+        .ok();
+    assert_eq!(web["redirect_uris"], json!(["https://portal.example.com/cb"]));
+    assert_eq!(
+        web["post_logout_redirect_uris"],
+        json!(["https://portal.example.com/"])
+    );
+    assert_eq!(web["first_party"], true);
+    a.call(
+        "POST",
+        "/api/v1/clients",
+        Some(json!({ "name": "bad", "grant_types": ["authorization_code"], "redirect_uris": ["javascript:alert(1)"] })),
+    )
+    .await
+    .assert_api_error(400, "invalid_request");
     assert!(!String::from_utf8_lossy(&a.call("GET", "/api/v1/clients", None).await.body).contains("secret"));
 
     let rotated = a
