@@ -2,13 +2,11 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
-
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::crypto::keys::KeySet;
 use crate::crypto::password::PasswordHasher;
 use crate::crypto::verified::VerifiedTokens;
+use crate::keyring::{KeyPolicy, Keyring};
 use crate::mail::Mailer;
 use crate::store::cache::TtlCache;
 use crate::store::clients::Client;
@@ -28,7 +26,8 @@ pub struct AppState {
     pub families: Families,
     /// Authorization codes, beside the families.
     pub codes: Codes,
-    pub keys: KeySet,
+    /// The signing keys, reloaded every few seconds.
+    pub keys: Keyring,
     pub clock: Clock,
     pub passwords: PasswordHasher,
     pub mailer: Mailer,
@@ -47,13 +46,18 @@ impl AppState {
     /// Connects, migrates and loads (or generates) the keys.
     pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
         let db = store::open(&config.database_url).await?;
-        let keys = KeySet::load_or_generate(&config.keys_dir)
-            .with_context(|| format!("loading keys from {}", config.keys_dir.display()))?;
-        Self::from_parts(config, db, keys, clock).await
+        Self::from_parts(config, db, clock).await
     }
 
-    /// Assembles state from parts already made (tests share one generated key this way).
-    pub async fn from_parts(config: Config, db: Db, keys: KeySet, clock: Clock) -> anyhow::Result<Self> {
+    /// Assembles state on a database opened already: loads (or generates) the keys.
+    pub async fn from_parts(config: Config, db: Db, clock: Clock) -> anyhow::Result<Self> {
+        let keys = Keyring::open(
+            db.clone(),
+            &config.keys_dir,
+            KeyPolicy::from_config(&config),
+            clock.now(),
+        )
+        .await?;
         let passwords = PasswordHasher::new(config.password_concurrency, config.password_queue)?;
         let trusted_proxies = config.trusted_proxy_addrs()?.into();
         let mailer = Mailer::from_config(&config)?;

@@ -24,8 +24,22 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// Prefix of every Redis key, so that several deployments or tests can share one Redis.
     pub redis_prefix: String,
-    /// Folder of the RS256 private keys.
+    /// Folder of the private signing keys (PKCS#8 PEM, mode 0600), shared by every replica.
     pub keys_dir: PathBuf,
+    /// What access tokens are signed with: `RS256`, `ES256` or `EdDSA`. ID tokens are always
+    /// RS256, which OIDC requires.
+    pub access_token_alg: crate::crypto::keys::Alg,
+    /// `Cache-Control: max-age` of the JWKS.
+    #[serde(with = "humantime_serde")]
+    pub jwks_max_age: Duration,
+    /// How long a new key is published before it signs; twice `jwks_max_age` when unset, so
+    /// that every cache holds it first.
+    #[serde(with = "humantime_serde")]
+    pub key_publish_ahead: Option<Duration>,
+    /// Rotate the signing keys automatically this long after the newest one activated (`90d`);
+    /// off when unset.
+    #[serde(with = "humantime_serde")]
+    pub key_rotation: Option<Duration>,
     /// `aud` of access tokens; the issuer when unset.
     pub audience: Option<String>,
     #[serde(with = "humantime_serde")]
@@ -104,6 +118,10 @@ impl Default for Config {
             redis_url: None,
             redis_prefix: "keyward:".into(),
             keys_dir: "keys".into(),
+            access_token_alg: crate::crypto::keys::Alg::RS256,
+            jwks_max_age: Duration::from_secs(300),
+            key_publish_ahead: None,
+            key_rotation: None,
             audience: None,
             access_token_ttl: Duration::from_secs(15 * 60),
             refresh_idle_ttl: Duration::from_secs(14 * 24 * 3600),
@@ -174,6 +192,11 @@ impl Config {
             "KEYWARD_SITE_NAME must have 1 to 100 characters"
         );
         self.cors_origin_list()?;
+        anyhow::ensure!(
+            self.key_rotation.is_none_or(|r| r > self.publish_ahead()),
+            "KEYWARD_KEY_ROTATION must be longer than the publish-ahead window ({:?})",
+            self.publish_ahead()
+        );
         Ok(self)
     }
 
@@ -227,6 +250,11 @@ impl Config {
         }
     }
 
+    /// How long a new key is published before it signs.
+    pub fn publish_ahead(&self) -> Duration {
+        self.key_publish_ahead.unwrap_or(self.jwks_max_age * 2)
+    }
+
     /// The `aud` of access tokens.
     pub fn access_token_audience(&self) -> &str {
         self.audience.as_deref().unwrap_or(&self.issuer)
@@ -242,6 +270,10 @@ impl fmt::Debug for Config {
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .field("redis_prefix", &self.redis_prefix)
             .field("keys_dir", &self.keys_dir)
+            .field("access_token_alg", &self.access_token_alg)
+            .field("jwks_max_age", &self.jwks_max_age)
+            .field("key_publish_ahead", &self.key_publish_ahead)
+            .field("key_rotation", &self.key_rotation)
             .field("audience", &self.audience)
             .field("access_token_ttl", &self.access_token_ttl)
             .field("refresh_idle_ttl", &self.refresh_idle_ttl)

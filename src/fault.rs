@@ -9,7 +9,7 @@ use crate::crypto::password::Overloaded;
 pub enum Fault {
     /// Password hashing is at capacity: retry in a second.
     Overloaded,
-    /// The database or Redis could not be reached: retry shortly.
+    /// The database or Redis could not be reached, or no key can sign: retry shortly.
     Unavailable(anyhow::Error),
     /// A bug or an unexpected state: logged, never shown.
     Internal(anyhow::Error),
@@ -19,7 +19,11 @@ impl From<anyhow::Error> for Fault {
     fn from(err: anyhow::Error) -> Self {
         if err.downcast_ref::<Overloaded>().is_some() {
             Fault::Overloaded
-        } else if crate::store::is_unavailable(&err) {
+        } else if crate::store::is_unavailable(&err)
+            || err
+                .downcast_ref::<crate::crypto::keyset::NoSigningKey>()
+                .is_some()
+        {
             Fault::Unavailable(err)
         } else {
             Fault::Internal(err)

@@ -15,6 +15,8 @@ pub mod crypto;
 pub mod fault;
 /// Axum handlers and extractors.
 pub mod http;
+/// Signing keys shared by every replica: dates in SQL, PEM files, reloads, rotation.
+pub mod keyring;
 /// Outgoing email: SMTP or a folder outbox.
 pub mod mail;
 /// Protocol rules of OAuth 2.0 and OpenID Connect, free of HTTP types.

@@ -43,7 +43,7 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
-    /// Inspect signing keys.
+    /// Manage the signing keys: list, rotate, activate, retire.
     #[command(subcommand)]
     Keys(KeysCommand),
 }
@@ -95,6 +95,6 @@ async fn run() -> anyhow::Result<()> {
         }
         Command::Client(cmd) => cli::clients::run(&store::open(&config.database_url).await?, cmd).await,
         Command::User(cmd) => cli::users::run(config, cmd).await,
-        Command::Keys(KeysCommand::List(flag)) => cli::keys::list(&config.keys_dir, flag.json),
+        Command::Keys(cmd) => cli::keys::run(config, cmd).await,
     }
 }

@@ -28,6 +28,8 @@ pub mod redis;
 pub mod retention;
 /// Roles and the permissions they grant.
 pub mod roles;
+/// Signing keys' dates and the automatic-rotation claim.
+pub mod signing_keys;
 /// Browser sign-in sessions (single sign-on).
 pub mod signins;
 /// Failed-login counters for brute-force protection.

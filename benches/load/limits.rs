@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use keyward::crypto::jwt::{self, ACCESS_TOKEN_TYP};
-use keyward::crypto::keys::KeySet;
+use keyward::crypto::keys::Alg;
+use keyward::crypto::keyset::KeySet;
 use keyward::crypto::password::{Password, PasswordHasher};
 use serde_json::json;
 
@@ -57,19 +58,29 @@ fn on_all_cores(cores: usize, span: Duration, work: impl Fn() + Send + Sync + 's
 pub async fn measure(span: Duration) -> Limits {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let dir = tempfile::tempdir().expect("tempdir");
-    keyward::crypto::keys::generate(dir.path()).expect("key");
-    let keys = Arc::new(KeySet::load(dir.path()).expect("keys"));
+    let key = keyward::crypto::keys::generate(dir.path(), Alg::RS256).expect("key");
+    let keys = Arc::new(KeySet::standalone(key).expect("keys"));
     let claims = claims();
 
     let signer = keys.clone();
     let signing_claims = claims.clone();
     let signs_per_sec = on_all_cores(cores, span, move || {
-        jwt::sign(signer.signing(), ACCESS_TOKEN_TYP, &signing_claims).expect("sign");
+        jwt::sign(
+            signer.signing(Alg::RS256, 0).expect("key"),
+            ACCESS_TOKEN_TYP,
+            &signing_claims,
+        )
+        .expect("sign");
     });
-    let token = jwt::sign(keys.signing(), ACCESS_TOKEN_TYP, &claims).expect("sign");
+    let token = jwt::sign(
+        keys.signing(Alg::RS256, 0).expect("key"),
+        ACCESS_TOKEN_TYP,
+        &claims,
+    )
+    .expect("sign");
     let verifier = keys.clone();
     let verifies_per_sec = on_all_cores(cores, span, move || {
-        jwt::verify::<serde_json::Value>(&verifier, &token, ACCESS_TOKEN_TYP, ISSUER).expect("verify");
+        jwt::verify::<serde_json::Value>(&verifier, 0, &token, ACCESS_TOKEN_TYP, ISSUER).expect("verify");
     });
     // Argon2id through keyward's hasher, which runs on blocking threads `cores` at a time.
     let hasher = PasswordHasher::new(cores, 0).expect("hasher");

@@ -27,8 +27,9 @@ pub async fn run(mut config: Config, dev: bool) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("binding {bind}"))?;
-    tracing::info!(issuer = %state.config.issuer, %bind, kid = state.keys.signing().kid(), "serving");
+    tracing::info!(issuer = %state.config.issuer, %bind, "serving");
     tokio::spawn(prune_periodically(state.clone()));
+    tokio::spawn(reload_keys_periodically(state.clone()));
     let grace = state.config.shutdown_grace;
     let stopping = std::sync::Arc::new(tokio::sync::Notify::new());
     let signalled = stopping.clone();
@@ -60,6 +61,22 @@ async fn prune_periodically(state: AppState) {
         match state.prune().await {
             Ok(pruned) => tracing::debug!(?pruned, "pruned expired rows"),
             Err(e) => tracing::warn!(error = %format!("{e:#}"), "pruning expired rows failed"),
+        }
+    }
+}
+
+/// Every few seconds, rereads the keys' dates (a key activated or retired on another replica or
+/// by the CLI takes effect here), and rotates when automatic rotation is due.
+async fn reload_keys_periodically(state: AppState) {
+    let mut every = tokio::time::interval(keyward::keyring::RELOAD_EVERY);
+    loop {
+        every.tick().await;
+        if let Err(e) = state.keys.reload().await {
+            tracing::warn!(error = %format!("{e:#}"), "reloading the signing keys failed");
+            continue;
+        }
+        if let Err(e) = state.keys.rotate_if_due(state.clock.now()).await {
+            tracing::warn!(error = %format!("{e:#}"), "rotating the signing keys failed");
         }
     }
 }

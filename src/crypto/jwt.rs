@@ -1,14 +1,15 @@
-//! RS256 JWTs: signed with the cached aws-lc-rs key pair, verified with jsonwebtoken.
+//! JWTs: signed with the cached aws-lc-rs key pair (RS256, ES256 or EdDSA), verified with
+//! jsonwebtoken against the key their `kid` names, in that key's algorithm only.
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::RSA_PKCS1_SHA256;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, Validation};
+use jsonwebtoken::Validation;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::crypto::keys::{KeySet, SigningKey};
+use crate::clock::UnixTime;
+use crate::crypto::keys::SigningKey;
+use crate::crypto::keyset::KeySet;
 use crate::crypto::token::b64url;
 use crate::crypto::verified::VerifiedTokens;
 
@@ -22,7 +23,7 @@ pub const ID_TOKEN_TYP: &str = "JWT";
 pub enum JwtError {
     #[error("not a well-formed JWT")]
     Malformed,
-    #[error("algorithm is not RS256")]
+    #[error("algorithm is not the one its key signs with")]
     Algorithm,
     #[error("signed by an unknown key")]
     UnknownKey,
@@ -39,10 +40,10 @@ struct Header<'a> {
     kid: &'a str,
 }
 
-/// Signs `claims` as a compact JWS with RS256 and the key's kid.
+/// Signs `claims` as a compact JWS with the key's algorithm and kid.
 pub fn sign(key: &SigningKey, typ: &str, claims: &impl Serialize) -> anyhow::Result<String> {
     let header = serde_json::to_vec(&Header {
-        alg: "RS256",
+        alg: key.alg().as_str(),
         typ,
         kid: key.kid(),
     })?;
@@ -50,71 +51,71 @@ pub fn sign(key: &SigningKey, typ: &str, claims: &impl Serialize) -> anyhow::Res
     let mut jws = b64url(&header);
     jws.push('.');
     jws.push_str(&b64url(&claims));
-    let mut signature = vec![0; key.pair().public_modulus_len()];
-    key.pair()
-        .sign(
-            &RSA_PKCS1_SHA256,
-            &SystemRandom::new(),
-            jws.as_bytes(),
-            &mut signature,
-        )
-        .map_err(|_| anyhow::anyhow!("RS256 signing failed"))?;
+    let signature = key.sign(jws.as_bytes())?;
     jws.push('.');
     jws.push_str(&b64url(&signature));
     Ok(jws)
 }
 
-/// Verifies signature, algorithm, `typ` and `iss`. Expiry is checked by the caller against the
-/// application clock, so tests can move time.
+/// Verifies signature, algorithm, `typ` and `iss`, with a key published at `now`. Expiry is
+/// checked by the caller against the application clock, so tests can move time.
 pub fn verify<C: DeserializeOwned>(
     keys: &KeySet,
+    now: UnixTime,
     token: &str,
     typ: &str,
     issuer: &str,
 ) -> Result<C, JwtError> {
-    // `alg: none`, HS256 (even keyed with our public key) and every other algorithm stop here:
-    // only RS256 is ever accepted.
     let header = jsonwebtoken::decode_header(token).map_err(|_| JwtError::Malformed)?;
-    if header.alg != Algorithm::RS256 {
-        return Err(JwtError::Algorithm);
-    }
     if !header.typ.as_deref().is_some_and(|t| typ_matches(t, typ)) {
         return Err(JwtError::Type);
     }
     let key = header
         .kid
         .as_deref()
-        .and_then(|kid| keys.find(kid))
+        .and_then(|kid| keys.published(kid, now))
         .ok_or(JwtError::UnknownKey)?;
-    let mut validation = Validation::new(Algorithm::RS256);
+    // `alg: none`, HS256 (even keyed with our public key) and every algorithm but the one the
+    // named key signs with stop here: a key is never used with another algorithm.
+    if header.alg != key.alg.jsonwebtoken() {
+        return Err(JwtError::Algorithm);
+    }
+    let mut validation = Validation::new(key.alg.jsonwebtoken());
     validation.validate_exp = false;
     validation.validate_aud = false;
     validation.set_issuer(&[issuer]);
     validation.set_required_spec_claims(&["iss", "exp", "sub"]);
-    jsonwebtoken::decode::<C>(token, key.decoding(), &validation)
+    jsonwebtoken::decode::<C>(token, &key.decoding, &validation)
         .map(|data| data.claims)
         .map_err(|_| JwtError::Invalid)
 }
 
-/// As [`verify`], through `cache`: a token whose signature verified before is only parsed. One
-/// cache serves one `typ` and issuer, since a hit skips their checks too.
+/// As [`verify`], through `cache`: a token whose signature verified before is only parsed, as
+/// long as its key is still published. One cache serves one `typ` and issuer, since a hit skips
+/// their checks too.
 pub fn verify_cached<C: DeserializeOwned>(
     keys: &KeySet,
+    now: UnixTime,
     cache: &VerifiedTokens,
     token: &str,
     typ: &str,
     issuer: &str,
 ) -> Result<C, JwtError> {
-    if let Some(payload) = cache.get(token) {
+    if let Some((kid, payload)) = cache.get(token) {
+        // A key retired by hand takes its tokens with it, cached or not.
+        if keys.published(&kid, now).is_none() {
+            return Err(JwtError::UnknownKey);
+        }
         return serde_json::from_slice(&payload).map_err(|_| JwtError::Invalid);
     }
-    let claims = verify(keys, token, typ, issuer)?;
-    if let Some(payload) = token
+    let claims = verify(keys, now, token, typ, issuer)?;
+    let kid = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid);
+    let payload = token
         .split('.')
         .nth(1)
-        .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
-    {
-        cache.insert(token, payload.into());
+        .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok());
+    if let (Some(kid), Some(payload)) = (kid, payload) {
+        cache.insert(token, kid.into(), payload.into());
     }
     Ok(claims)
 }

@@ -26,21 +26,24 @@ pub async fn oauth_authorization_server(State(app): State<AppState>) -> Response
 fn metadata(app: &AppState) -> Response {
     cacheable(
         Json(metadata::document(&app.config.issuer)),
-        "public, max-age=3600",
+        "public, max-age=3600".into(),
     )
 }
 
-/// The public signing keys. Cached briefly, since a new key is published before it signs.
+/// The public signing keys: every pending, active and retiring key. Cached for
+/// `KEYWARD_JWKS_MAX_AGE`; a new key is published for twice that before it signs.
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "discovery",
     responses((status = 200, description = "A JWK Set", body = Object)))]
 pub async fn jwks(State(app): State<AppState>) -> Response {
-    cacheable(Json(app.keys.jwks().clone()), "public, max-age=300")
+    let jwks = app.keys.current().jwks(app.clock.now());
+    let max_age = app.config.jwks_max_age.as_secs();
+    cacheable(Json(jwks), format!("public, max-age={max_age}"))
 }
 
-fn cacheable(body: impl IntoResponse, policy: &'static str) -> Response {
+fn cacheable(body: impl IntoResponse, policy: String) -> Response {
     let mut response = body.into_response();
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static(policy));
+    if let Ok(value) = HeaderValue::try_from(policy) {
+        response.headers_mut().insert(CACHE_CONTROL, value);
+    }
     response
 }

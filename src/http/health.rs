@@ -1,4 +1,4 @@
-//! Liveness (`/health`) and readiness (`/ready`: the database answers).
+//! Liveness (`/health`) and readiness (`/ready`: the database answers, and a key can sign).
 
 use axum::Json;
 use axum::extract::State;
@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::app::AppState;
+use crate::crypto::keys::Alg;
 use crate::store;
 
 /// The process is up.
@@ -17,19 +18,24 @@ pub async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The process can serve: its database answers, and Redis too when families live there.
+/// The process can serve: its database answers, Redis too when families live there, and an
+/// active key with its private key here signs each kind of token.
 #[utoipa::path(get, path = "/ready", tag = "health",
     responses(
-        (status = 200, description = "The database (and Redis, when configured) answer", body = Object),
-        (status = 503, description = "A dependency is down; the body names it", body = Object),
+        (status = 200, description = "The database (and Redis, when configured) answer; a key signs", body = Object),
+        (status = 503, description = "A dependency is down or no key can sign; the body names it", body = Object),
     ))]
 pub async fn ready(State(app): State<AppState>) -> Response {
     let (database, redis) = tokio::join!(store::ping(&app.db), app.families.ping());
     let state = |up: bool| if up { "up" } else { "down" };
-    let ready = database && redis.unwrap_or(true);
+    let keys = app.keys.current();
+    let now = app.clock.now();
+    let signing = keys.signing(Alg::RS256, now).is_ok() && app.keys.access_signer(&keys, now).is_ok();
+    let ready = database && redis.unwrap_or(true) && signing;
     let mut body = json!({
         "status": if ready { "ready" } else { "unavailable" },
         "database": state(database),
+        "signing_key": state(signing),
     });
     if let Some(redis) = redis {
         body["redis"] = state(redis).into();

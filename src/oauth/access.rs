@@ -45,7 +45,8 @@ pub async fn verify(app: &AppState, token: &str) -> anyhow::Result<Option<Access
 /// The claims of an access token signed by one of our keys for our issuer, expired or not.
 pub fn verify_signature(app: &AppState, token: &str) -> Option<AccessClaims> {
     let verified = jwt::verify_cached::<AccessClaims>(
-        &app.keys,
+        &app.keys.current(),
+        app.clock.now(),
         &app.verified,
         token,
         ACCESS_TOKEN_TYP,

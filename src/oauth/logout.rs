@@ -51,8 +51,14 @@ impl LogoutRequest {
         // is signing out.
         let hint = match params.get("id_token_hint") {
             Some(token) => Some(
-                jwt::verify::<HintClaims>(&app.keys, token, ID_TOKEN_TYP, &app.config.issuer)
-                    .map_err(|_| "The application sent an ID token that this server did not issue.")?,
+                jwt::verify::<HintClaims>(
+                    &app.keys.current(),
+                    app.clock.now(),
+                    token,
+                    ID_TOKEN_TYP,
+                    &app.config.issuer,
+                )
+                .map_err(|_| "The application sent an ID token that this server did not issue.")?,
             ),
             None => None,
         };

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::app::AppState;
 use crate::clock::seconds;
 use crate::crypto::jwt::{self, ACCESS_TOKEN_TYP, ID_TOKEN_TYP};
+use crate::crypto::keys::Alg;
 use crate::crypto::token::PlainToken;
 use crate::oauth::OAuthError;
 use crate::oauth::scope::Scope;
@@ -115,7 +116,11 @@ pub fn for_user(
             amr: ["pwd"],
             claims: StandardClaims::released(user, scope),
         };
-        Some(jwt::sign(app.keys.signing(), ID_TOKEN_TYP, &id)?)
+        let keys = app.keys.current();
+        let key = keys
+            .signing(Alg::RS256, access.issued_at)
+            .map_err(anyhow::Error::from)?;
+        Some(jwt::sign(key, ID_TOKEN_TYP, &id)?)
     } else {
         None
     };
@@ -156,7 +161,12 @@ impl AccessToken {
                 .map(|(user, _)| user.permissions.clone())
                 .filter(|p| !p.is_empty()),
         };
-        let token = jwt::sign(app.keys.signing(), ACCESS_TOKEN_TYP, &claims)?;
+        let keys = app.keys.current();
+        let key = app
+            .keys
+            .access_signer(&keys, issued_at)
+            .map_err(anyhow::Error::from)?;
+        let token = jwt::sign(key, ACCESS_TOKEN_TYP, &claims)?;
         Ok(Self {
             token,
             issued_at,

@@ -149,10 +149,12 @@ fn user_lifecycle_through_the_cli() {
 #[test]
 fn keys_list_shows_the_signing_key() {
     let dir = tempfile::tempdir().unwrap();
-    keyward::crypto::keys::generate(&dir.path().join("keys")).unwrap();
+    keyward::crypto::keys::generate(&dir.path().join("keys"), keyward::crypto::keys::Alg::RS256).unwrap();
     let listed = json(&keyward(&dir, &["keys", "list", "--json"], None));
+    assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0]["alg"], "RS256");
-    assert_eq!(listed[0]["status"], "active");
+    assert_eq!(listed[0]["state"], "active");
+    assert_eq!(listed[0]["private_key"], true);
 }
 
 /// `keyward` that must fail; returns its standard error.

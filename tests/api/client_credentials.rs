@@ -20,7 +20,7 @@ async fn issues_an_rfc9068_access_token_whose_subject_is_the_client() {
     let header = jwt_header(body["access_token"].as_str().unwrap());
     assert_eq!(header["typ"], "at+jwt");
     assert_eq!(header["alg"], "RS256");
-    assert_eq!(header["kid"], app.state.keys.signing().kid());
+    assert_eq!(header["kid"], app.signing_key().kid());
     let c = claims(body["access_token"].as_str().unwrap());
     assert_eq!(c["iss"], "https://id.test");
     assert_eq!(c["sub"], client.id);

@@ -95,7 +95,7 @@ async fn jwks_publishes_public_members_only_with_kid_use_and_alg() {
     assert_eq!(key["kty"], "RSA");
     assert_eq!(key["use"], "sig");
     assert_eq!(key["alg"], "RS256");
-    assert_eq!(key["kid"], app.state.keys.signing().kid());
+    assert_eq!(key["kid"], app.signing_key().kid());
     let members: Vec<&String> = key.as_object().unwrap().keys().collect();
     for member in members {
         assert!(

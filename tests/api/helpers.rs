@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::body::Body;
@@ -13,7 +13,7 @@ use http_body_util::BodyExt;
 use keyward::app::{AppState, router};
 use keyward::clock::{Clock, system_now};
 use keyward::config::Config;
-use keyward::crypto::keys::KeySet;
+use keyward::crypto::keys::{Alg, SigningKey};
 use keyward::crypto::password::Password;
 use keyward::oauth::client::{ClientSpec, register};
 use keyward::store::{self, users};
@@ -26,7 +26,8 @@ fn shared_key() -> &'static (String, String) {
     static KEY: OnceLock<(String, String)> = OnceLock::new();
     KEY.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let path = keyward::crypto::keys::generate(dir.path()).unwrap();
+        let key = keyward::crypto::keys::generate(dir.path(), Alg::RS256).unwrap();
+        let path = key.path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         (name, std::fs::read_to_string(path).unwrap())
     })
@@ -134,7 +135,7 @@ pub struct TestApp {
     pub router: Router,
     pub clock: Clock,
     /// Holds the database and keys until the test ends.
-    _dir: TempDir,
+    _dir: Option<TempDir>,
 }
 
 impl TestApp {
@@ -169,17 +170,34 @@ impl TestApp {
             std::fs::write(&key_path, pem).unwrap();
         }
         let db = store::open(&config.database_url).await.unwrap();
-        let keys = KeySet::load(&config.keys_dir).unwrap();
         let clock = Clock::manual(system_now());
-        let state = AppState::from_parts(config, db, keys, clock.clone())
-            .await
-            .unwrap();
+        let state = AppState::from_parts(config, db, clock.clone()).await.unwrap();
         Self {
             router: router(state.clone()),
             state,
             clock,
-            _dir: dir,
+            _dir: Some(dir),
         }
+    }
+
+    /// Another app on state built by the test (a second replica of this one).
+    pub fn from_state(state: AppState, clock: Clock) -> Self {
+        Self {
+            router: router(state.clone()),
+            state,
+            clock,
+            _dir: None,
+        }
+    }
+
+    /// The key that signs ID tokens (and access tokens, unless another algorithm is configured).
+    pub fn signing_key(&self) -> Arc<SigningKey> {
+        self.state
+            .keys
+            .current()
+            .signing(Alg::RS256, self.clock.now())
+            .unwrap()
+            .clone()
     }
 
     /// Serves the router on a real loopback port; the issuer is that address.
@@ -477,6 +495,11 @@ pub fn claims(jwt: &str) -> Value {
             .unwrap(),
     )
     .unwrap()
+}
+
+/// A JSON value as a base64url JWT part.
+pub fn b64(value: &Value) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap())
 }
 
 /// The header of a JWT.

@@ -18,6 +18,7 @@ mod faults;
 mod health;
 mod helpers;
 mod introspection;
+mod keys;
 mod logout;
 mod oidc_client;
 mod openapi;
