@@ -157,6 +157,46 @@ fn keys_list_shows_the_signing_key() {
     assert_eq!(listed[0]["private_key"], true);
 }
 
+#[test]
+fn keys_rotate_publishes_ahead_and_retire_unpublishes_with_a_replacement() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = json(&keyward(&dir, &["keys", "list", "--json"], None));
+    let old = first[0]["kid"].as_str().unwrap().to_owned();
+    let added = json(&keyward(
+        &dir,
+        &["keys", "rotate", "--alg", "ES256", "--json"],
+        None,
+    ));
+    assert_eq!(added["alg"], "ES256");
+    let listed = json(&keyward(&dir, &["keys", "list", "--json"], None));
+    let es = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == added["kid"])
+        .unwrap();
+    assert_eq!(es["state"], "pending");
+    assert_eq!(
+        es["activates_at"].as_i64().unwrap() - es["created_at"].as_i64().unwrap(),
+        600,
+        "published ahead for twice the JWKS max-age"
+    );
+    let retired = keyward(&dir, &["keys", "retire", &old], None);
+    let stderr = String::from_utf8_lossy(&retired.stderr);
+    assert!(stderr.contains("signs at once"), "{stderr}");
+    let listed = json(&keyward(&dir, &["keys", "list", "--json"], None));
+    let states: Vec<(&str, &str)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["alg"].as_str().unwrap(), k["state"].as_str().unwrap()))
+        .collect();
+    assert!(states.contains(&("RS256", "gone")));
+    assert!(states.contains(&("RS256", "active")));
+    assert!(states.contains(&("ES256", "pending")));
+    assert!(keyward_refused(&dir, &["keys", "retire", &old], None).contains("retired already"));
+}
+
 /// `keyward` that must fail; returns its standard error.
 fn keyward_refused(dir: &TempDir, args: &[&str], stdin: Option<&str>) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
@@ -166,6 +206,7 @@ fn keyward_refused(dir: &TempDir, args: &[&str], stdin: Option<&str>) -> String 
             "KEYWARD_DATABASE_URL",
             format!("sqlite://{}/kw.db", dir.path().display()),
         )
+        .env("KEYWARD_KEYS_DIR", dir.path().join("keys"))
         .env("KEYWARD_PASSWORD_CONCURRENCY", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

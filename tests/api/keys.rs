@@ -119,18 +119,19 @@ async fn a_retired_key_is_unpublished_at_once_and_its_tokens_are_inactive_even_w
     assert_eq!(app.introspect(&client, &fresh).await["active"], true);
 }
 
-#[tokio::test]
-async fn retiring_the_active_key_hands_signing_back_to_the_retiring_one_every_cache_holds() {
+/// An app with a client, its first key, and a second RS256 key just added (pending).
+async fn rotated() -> (TestApp, TestClient, String, String) {
     let app = TestApp::spawn().await;
     let client = app.client(&["client_credentials"], "api").await;
     let first = app.signing_key().kid().to_owned();
-    let second = app
-        .state
-        .keys
-        .rotate(Alg::RS256, app.clock.now(), false)
-        .await
-        .unwrap()
-        .kid;
+    let now = app.clock.now();
+    let second = app.state.keys.rotate(Alg::RS256, now, false).await.unwrap();
+    (app, client, first, second.kid)
+}
+
+#[tokio::test]
+async fn retiring_the_active_key_hands_signing_back_to_the_retiring_one_every_cache_holds() {
+    let (app, client, first, second) = rotated().await;
     app.clock.advance(Duration::from_secs(600));
     assert_eq!(kid(&issued(&app, &client).await), second);
     let retired = app.state.keys.retire(&second, app.clock.now()).await.unwrap();
@@ -142,16 +143,7 @@ async fn retiring_the_active_key_hands_signing_back_to_the_retiring_one_every_ca
 
 #[tokio::test]
 async fn a_forced_activation_signs_at_once_and_a_gone_key_cannot_be_activated() {
-    let app = TestApp::spawn().await;
-    let client = app.client(&["client_credentials"], "api").await;
-    let old = app.signing_key().kid().to_owned();
-    let new = app
-        .state
-        .keys
-        .rotate(Alg::RS256, app.clock.now(), false)
-        .await
-        .unwrap()
-        .kid;
+    let (app, client, old, new) = rotated().await;
     // Activated in the same second as the old key was: it must still come after it.
     app.state.keys.activate(&new, app.clock.now()).await.unwrap();
     app.clock.advance(Duration::from_secs(1));
