@@ -58,6 +58,7 @@ impl AppState {
             clock.now(),
         )
         .await?;
+        crate::telemetry::install();
         let passwords = PasswordHasher::new(config.password_concurrency, config.password_queue)?;
         let trusted_proxies = config.trusted_proxy_addrs()?.into();
         let mailer = Mailer::from_config(&config)?;

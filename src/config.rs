@@ -99,6 +99,8 @@ pub struct Config {
     /// Comma-separated origins (`https://app.example.com`) that may call the token, revocation and
     /// UserInfo endpoints from a browser, besides those of registered redirect URIs.
     pub cors_origins: String,
+    /// Listen address of `GET /metrics` (Prometheus), a listener of its own; off when unset.
+    pub metrics_bind: Option<String>,
 }
 
 /// Whether sign-up is open to anyone.
@@ -145,6 +147,7 @@ impl Default for Config {
             session_absolute_ttl: Duration::from_secs(14 * 24 * 3600),
             password_reset_ttl: Duration::from_secs(3600),
             cors_origins: String::new(),
+            metrics_bind: None,
         }
     }
 }
@@ -297,6 +300,7 @@ impl fmt::Debug for Config {
             .field("session_absolute_ttl", &self.session_absolute_ttl)
             .field("password_reset_ttl", &self.password_reset_ttl)
             .field("cors_origins", &self.cors_origins)
+            .field("metrics_bind", &self.metrics_bind)
             .finish()
     }
 }

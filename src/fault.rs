@@ -19,10 +19,15 @@ impl From<anyhow::Error> for Fault {
     fn from(err: anyhow::Error) -> Self {
         if err.downcast_ref::<Overloaded>().is_some() {
             Fault::Overloaded
-        } else if crate::store::is_unavailable(&err)
-            || err
-                .downcast_ref::<crate::crypto::keyset::NoSigningKey>()
-                .is_some()
+        } else if crate::store::is_unavailable(&err) {
+            let redis = err
+                .chain()
+                .any(|cause| cause.downcast_ref::<::redis::RedisError>().is_some());
+            crate::telemetry::dependency_error(if redis { "redis" } else { "database" });
+            Fault::Unavailable(err)
+        } else if err
+            .downcast_ref::<crate::crypto::keyset::NoSigningKey>()
+            .is_some()
         {
             Fault::Unavailable(err)
         } else {

@@ -122,6 +122,13 @@ fn browser_routes(state: &AppState) -> Router<AppState> {
 }
 
 /// Every route, with tracing, panic capture and a request deadline.
+/// The metrics listener's router: `GET /metrics` only, kept off the public port.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(crate::telemetry::scrape))
+        .with_state(state)
+}
+
 pub fn router(state: AppState) -> Router {
     // Responses that carry tokens or token state must never be cached (RFC 6749 §5.1,
     // RFC 6750 §5.3).
@@ -169,6 +176,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ready", get(health::ready))
         .merge(docs::routes(&state.config.issuer))
         .fallback(error::not_found)
+        .layer(axum::middleware::from_fn(crate::telemetry::track_http))
         .with_state(state)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -23,3 +23,5 @@ pub mod mail;
 pub mod oauth;
 /// SQL storage and the refresh-family store.
 pub mod store;
+/// Prometheus metrics: names, bounded labels, the `/metrics` answer.
+pub mod telemetry;

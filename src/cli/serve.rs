@@ -30,6 +30,15 @@ pub async fn run(mut config: Config, dev: bool) -> anyhow::Result<()> {
     tracing::info!(issuer = %state.config.issuer, %bind, "serving");
     tokio::spawn(prune_periodically(state.clone()));
     tokio::spawn(reload_keys_periodically(state.clone()));
+    tokio::spawn(keyward::telemetry::upkeep_periodically());
+    if let Some(metrics_bind) = &state.config.metrics_bind {
+        let listener = tokio::net::TcpListener::bind(metrics_bind)
+            .await
+            .with_context(|| format!("binding KEYWARD_METRICS_BIND {metrics_bind}"))?;
+        tracing::info!(%metrics_bind, "serving /metrics");
+        let metrics = keyward::http::metrics_router(state.clone());
+        tokio::spawn(async move { axum::serve(listener, metrics).await });
+    }
     let grace = state.config.shutdown_grace;
     let stopping = std::sync::Arc::new(tokio::sync::Notify::new());
     let signalled = stopping.clone();

@@ -115,6 +115,11 @@ impl PasswordHasher {
         })
     }
 
+    /// Requests hashing or waiting to hash now.
+    pub fn admitted(&self) -> usize {
+        self.admitted.load(Ordering::Acquire)
+    }
+
     /// Takes a place for one hash or verification, or refuses at once when all are taken.
     pub fn reserve(&self) -> Result<Reservation<'_>, Overloaded> {
         if self.admitted.fetch_add(1, Ordering::AcqRel) >= self.capacity {

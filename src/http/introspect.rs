@@ -31,5 +31,7 @@ pub async fn introspect_token(
         ));
     }
     let token = params.require("token")?;
-    Ok(Json(introspection::introspect_token(&app, token).await?))
+    let answer = introspection::introspect_token(&app, token).await?;
+    crate::telemetry::introspection(answer.active);
+    Ok(Json(answer))
 }

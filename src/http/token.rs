@@ -43,6 +43,7 @@ pub async fn issue_token(
             .into(),
         ));
     }
+    let grant_type = grant.grant_type();
     let response = match grant {
         Grant::AuthorizationCode(exchange) => {
             grant::authorization_code::exchange(&app, &client, exchange).await?
@@ -57,6 +58,10 @@ pub async fn issue_token(
             grant::refresh_token::exchange(&app, &client, refresh_token, scope).await?
         }
     };
+    crate::telemetry::token_issued(grant_type);
+    if grant_type == crate::oauth::request::REFRESH_TOKEN {
+        crate::telemetry::refresh_rotated();
+    }
     Ok(Json(response))
 }
 

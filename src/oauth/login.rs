@@ -7,6 +7,7 @@ use crate::app::AppState;
 use crate::crypto::password::Password;
 use crate::oauth::{OAuthError, throttle};
 use crate::store::users::{self, User, UserStatus};
+use crate::telemetry;
 
 /// The answer to a wrong email or password, whichever was wrong.
 pub const WRONG_CREDENTIALS: &str = "invalid username or password";
@@ -22,8 +23,15 @@ pub async fn check_password(
     password: Password,
     address: Option<IpAddr>,
 ) -> Result<User, OAuthError> {
-    let reservation = app.passwords.reserve().map_err(|_| OAuthError::Overloaded)?;
-    let attempt = throttle::check(app, email, address).await?;
+    let reservation = app.passwords.reserve().map_err(|_| {
+        telemetry::login_shed();
+        OAuthError::Overloaded
+    })?;
+    let attempt = throttle::check(app, email, address).await.inspect_err(|e| {
+        if matches!(e, OAuthError::TooManyAttempts { .. }) {
+            telemetry::login_failed(true);
+        }
+    })?;
     let (user, hash) = match users::find_for_login(&app.db, email).await? {
         Some((user, hash)) => (Some(user), hash),
         None => (None, None),
@@ -32,6 +40,7 @@ pub async fn check_password(
     let user = match user {
         Some(user) if verified => user,
         _ => {
+            telemetry::login_failed(false);
             throttle::failed(app, &attempt).await?;
             return Err(OAuthError::invalid_grant(WRONG_CREDENTIALS));
         }

@@ -21,6 +21,7 @@ pub async fn revoke_token(app: &AppState, client: &Client, token: &str) -> Resul
                 .deny_access_token(&claims.jti, claims.sid.as_deref(), claims.exp, now)
                 .await?;
             tracing::info!(client_id = %client.id, jti = %claims.jti, "access token revoked");
+            crate::telemetry::revocation("access_token");
         }
         return Ok(());
     }
@@ -34,6 +35,8 @@ pub async fn revoke_token(app: &AppState, client: &Client, token: &str) -> Resul
             .revoke(&found.family.id, "revoked by client", now)
             .await?;
         tracing::info!(client_id = %client.id, sid = %found.family.id, "session revoked through its refresh token");
+        crate::telemetry::revocation("refresh_token");
+        crate::telemetry::family_revoked("revocation");
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ mod helpers;
 mod introspection;
 mod keys;
 mod logout;
+mod metrics;
 mod oidc_client;
 mod openapi;
 mod password;

@@ -188,12 +188,7 @@ fn replicas_starting_together_share_one_generated_key() {
     let jwks: Vec<String> = servers
         .iter()
         .map(|s| {
-            let mut stream = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
-            stream
-                .write_all(b"GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                .unwrap();
-            let mut reply = String::new();
-            stream.read_to_string(&mut reply).unwrap();
+            let reply = http_get(s.port, "/.well-known/jwks.json");
             reply.split("\r\n\r\n").nth(1).unwrap().to_owned()
         })
         .collect();
@@ -201,4 +196,53 @@ fn replicas_starting_together_share_one_generated_key() {
         jwks.iter().all(|j| j == &jwks[0]),
         "every replica publishes the same key"
     );
+}
+
+/// A plain HTTP/1.1 GET; returns the whole reply, head and body.
+fn http_get(port: u16, path: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    reply
+}
+
+#[test]
+fn metrics_are_served_on_their_own_listener_and_not_on_the_public_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = Server::start(
+        dir.path(),
+        &dir.path().join("keys"),
+        &[("KEYWARD_METRICS_BIND", format!("127.0.0.1:{metrics_port}"))],
+    );
+    http_get(server.port, "/.well-known/jwks.json");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let scraped = loop {
+        if TcpStream::connect(("127.0.0.1", metrics_port)).is_ok() {
+            break http_get(metrics_port, "/metrics");
+        }
+        assert!(Instant::now() < deadline, "no metrics listener");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(scraped.starts_with("HTTP/1.1 200"), "{scraped}");
+    let body = scraped.split("\r\n\r\n").nth(1).unwrap();
+    let parsed = prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    let names: Vec<&str> = parsed.samples.iter().map(|s| s.metric.as_str()).collect();
+    for name in [
+        "keyward_build_info",
+        "keyward_signing_keys",
+        "keyward_http_requests_total",
+    ] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    assert!(http_get(server.port, "/metrics").starts_with("HTTP/1.1 404"));
 }

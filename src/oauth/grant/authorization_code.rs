@@ -50,6 +50,7 @@ pub async fn exchange(
                 .revoke(&family_id, "authorization code replayed", now)
                 .await?;
             tracing::warn!(client_id = %client.id, sid = %family_id, revoked, "authorization code replayed");
+            crate::telemetry::family_revoked("code_replay");
             return Err(OAuthError::invalid_grant(
                 "the authorization code was already used; the tokens issued for it are revoked",
             ));

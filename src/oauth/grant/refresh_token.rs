@@ -41,6 +41,7 @@ pub async fn exchange(
     {
         Rotation::Rotated(family) => family,
         Rotation::Reused(family) => {
+            crate::telemetry::family_revoked("reuse");
             tracing::warn!(sid = %family.id, user_id = %family.user_id, client_id = %client.id,
                 "refresh token reuse: session revoked");
             return Err(OAuthError::invalid_grant(
