@@ -195,6 +195,13 @@ impl Config {
             "KEYWARD_SITE_NAME must have 1 to 100 characters"
         );
         self.cors_origin_list()?;
+        // A replica learns of a new key within its reload interval and caches hold the JWKS for
+        // max-age: a shorter window would let a key sign before some cache has seen it.
+        anyhow::ensure!(
+            self.publish_ahead() >= self.jwks_max_age + crate::keyring::RELOAD_EVERY,
+            "KEYWARD_KEY_PUBLISH_AHEAD must be at least KEYWARD_JWKS_MAX_AGE plus {:?}",
+            crate::keyring::RELOAD_EVERY
+        );
         anyhow::ensure!(
             self.key_rotation.is_none_or(|r| r > self.publish_ahead()),
             "KEYWARD_KEY_ROTATION must be longer than the publish-ahead window ({:?})",
@@ -344,6 +351,26 @@ mod tests {
         .validated()
         .unwrap();
         assert_eq!(config.issuer, "https://id.example.com");
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the closure's error type
+    fn key_settings_parse_and_a_publish_window_shorter_than_caches_is_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("KEYWARD_ACCESS_TOKEN_ALG", "ES256");
+            jail.set_env("KEYWARD_KEY_ROTATION", "90d");
+            let config = Config::load(Path::new("absent.toml")).unwrap();
+            assert_eq!(config.access_token_alg, crate::crypto::keys::Alg::ES256);
+            assert_eq!(config.publish_ahead(), Duration::from_secs(600));
+            assert_eq!(config.key_rotation, Some(Duration::from_secs(90 * 86_400)));
+            jail.set_env("KEYWARD_KEY_PUBLISH_AHEAD", "5m");
+            let refused = Config::load(Path::new("absent.toml")).unwrap_err();
+            assert!(
+                refused.to_string().contains("KEYWARD_KEY_PUBLISH_AHEAD"),
+                "{refused}"
+            );
+            Ok(())
+        });
     }
 
     #[test]

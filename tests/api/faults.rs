@@ -149,7 +149,7 @@ async fn a_redis_outage_answers_fast_503s_fails_closed_and_recovers() {
     assert_eq!(ready.status, 503);
     assert_eq!(
         ready.json(),
-        json!({"status": "unavailable", "database": "up", "redis": "down"})
+        json!({"status": "unavailable", "database": "up", "redis": "down", "signing_key": "up"})
     );
 
     assert!(redis.launch(), "redis-server did not restart on its port");
@@ -291,7 +291,10 @@ async fn a_database_outage_answers_fast_503s_and_recovers() {
     assert_eq!(app.userinfo(&access).await.status, 503);
     let ready = app.get("/ready", None).await;
     assert_eq!(ready.status, 503);
-    assert_eq!(ready.json(), json!({"status": "unavailable", "database": "down"}));
+    assert_eq!(
+        ready.json(),
+        json!({"status": "unavailable", "database": "down", "signing_key": "up"})
+    );
 
     relay.open().await;
     let timed = Instant::now();

@@ -28,6 +28,7 @@ mod password_reset;
 mod process;
 mod refresh;
 mod replicas;
+mod resource_server;
 mod revocation;
 mod roles;
 mod round_trips;
