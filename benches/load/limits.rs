@@ -1,5 +1,6 @@
 //! The physical limits on this machine, measured with keyward's own code and parameters on all
-//! cores: RS256 signatures and verifications per second, Argon2id hashes per second.
+//! cores: signatures and verifications per second with the access-token algorithm under test,
+//! Argon2id hashes per second.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -13,6 +14,8 @@ use serde_json::json;
 
 pub struct Limits {
     pub cores: usize,
+    /// The algorithm the signing and verification limits are for.
+    pub alg: Alg,
     pub signs_per_sec: f64,
     pub verifies_per_sec: f64,
     pub hashes_per_sec: f64,
@@ -55,10 +58,10 @@ fn on_all_cores(cores: usize, span: Duration, work: impl Fn() + Send + Sync + 's
     done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
-pub async fn measure(span: Duration) -> Limits {
+pub async fn measure(span: Duration, alg: Alg) -> Limits {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let dir = tempfile::tempdir().expect("tempdir");
-    let key = keyward::crypto::keys::generate(dir.path(), Alg::RS256).expect("key");
+    let key = keyward::crypto::keys::generate(dir.path(), alg).expect("key");
     let keys = Arc::new(KeySet::standalone(key).expect("keys"));
     let claims = claims();
 
@@ -66,18 +69,13 @@ pub async fn measure(span: Duration) -> Limits {
     let signing_claims = claims.clone();
     let signs_per_sec = on_all_cores(cores, span, move || {
         jwt::sign(
-            signer.signing(Alg::RS256, 0).expect("key"),
+            signer.signing(alg, 0).expect("key"),
             ACCESS_TOKEN_TYP,
             &signing_claims,
         )
         .expect("sign");
     });
-    let token = jwt::sign(
-        keys.signing(Alg::RS256, 0).expect("key"),
-        ACCESS_TOKEN_TYP,
-        &claims,
-    )
-    .expect("sign");
+    let token = jwt::sign(keys.signing(alg, 0).expect("key"), ACCESS_TOKEN_TYP, &claims).expect("sign");
     let verifier = keys.clone();
     let verifies_per_sec = on_all_cores(cores, span, move || {
         jwt::verify::<serde_json::Value>(&verifier, 0, &token, ACCESS_TOKEN_TYP, ISSUER).expect("verify");
@@ -117,6 +115,7 @@ pub async fn measure(span: Duration) -> Limits {
     .expect("argon2 thread");
     Limits {
         cores,
+        alg,
         signs_per_sec,
         verifies_per_sec,
         hashes_per_sec,

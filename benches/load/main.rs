@@ -2,7 +2,7 @@
 //!
 //! Starts `keyward serve` as a child process (embedded defaults, or PostgreSQL and Redis when
 //! their URLs are given), creates a client and users through the CLI, measures the hardware
-//! limits (RS256 signatures and verifications, Argon2id hashes, with keyward's own code and
+//! limits (signatures and verifications, Argon2id hashes, with keyward's own code and
 //! parameters, on all cores), then drives real HTTP load at fixed concurrency from this process
 //! and prints, per scenario, throughput, latency, errors, the server's CPU time per request,
 //! its peak RSS, and the ratio to the limit that bounds it.
@@ -24,6 +24,8 @@ pub struct Options {
     pub only: Vec<String>,
     /// Concurrent logins for the overload scenario.
     pub overload: usize,
+    /// Access-token algorithms: the whole run is repeated for each, on a server of its own.
+    pub access_algs: Vec<keyward::crypto::keys::Alg>,
 }
 
 fn options() -> Options {
@@ -34,6 +36,7 @@ fn options() -> Options {
         redis: None,
         only: Vec::new(),
         overload: 200,
+        access_algs: vec![keyward::crypto::keys::Alg::RS256],
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -45,11 +48,18 @@ fn options() -> Options {
             "--redis" => options.redis = Some(value()),
             "--only" => options.only = value().split(',').map(str::to_owned).collect(),
             "--overload" => options.overload = value().parse().expect("--overload"),
+            "--access-alg" => {
+                options.access_algs = value()
+                    .split(',')
+                    .map(|a| a.parse().expect("--access-alg RS256,ES256,EdDSA"))
+                    .collect()
+            }
             // `cargo bench` passes this to every bench target.
             "--bench" => {}
             other => panic!(
                 "unknown option {other}; options: --duration 10s --concurrency 16 --postgres URL --redis URL \
-                 --only cc,password,refresh,introspect,code,jwks,overload --overload 200"
+                 --only cc,password,refresh,introspect,code,jwks,overload --overload 200 \
+                 --access-alg RS256,ES256,EdDSA"
             ),
         }
     }

@@ -7,6 +7,8 @@ use base64::Engine;
 use bytes::Bytes;
 use hyper::Method;
 
+use keyward::crypto::keys::Alg;
+
 use crate::Options;
 use crate::client::{Answer, Connection};
 use crate::limits::{self, Limits};
@@ -16,11 +18,11 @@ use crate::server::{PASSWORD, Server, WEB_REDIRECT_URI};
 /// What a scenario's throughput is compared with.
 #[derive(Clone, Copy)]
 enum Bound {
-    /// RS256 signatures, this many per request.
+    /// Signatures with the access-token algorithm, this many per request.
     Signatures(f64),
     /// Argon2id hashes, one per request.
     Hashes,
-    /// RS256 verifications, one per request.
+    /// Verifications with the access-token algorithm, one per request.
     Verifications,
     None,
 }
@@ -61,22 +63,25 @@ struct Outcome {
 }
 
 pub async fn run(options: &Options) {
-    let schema = match &options.postgres {
-        Some(base) => Some(Schema::create(base).await),
-        None => None,
-    };
-    let server = Server::start(options, schema.as_ref().map(Schema::url));
-    measure(options, &server).await;
-    drop(server);
-    if let Some(schema) = schema {
-        schema.drop().await;
+    for &alg in &options.access_algs {
+        let schema = match &options.postgres {
+            Some(base) => Some(Schema::create(base).await),
+            None => None,
+        };
+        let server = Server::start(options, schema.as_ref().map(Schema::url), alg);
+        measure(options, &server, alg).await;
+        drop(server);
+        if let Some(schema) = schema {
+            schema.drop().await;
+        }
+        println!();
     }
 }
 
-async fn measure(options: &Options, server: &Server) {
+async fn measure(options: &Options, server: &Server, alg: Alg) {
     let wanted = |name: &str| options.only.is_empty() || options.only.iter().any(|o| o == name);
     println!(
-        "keyward load benchmark: {} workers, {:?} per scenario, backend: {}{}",
+        "keyward load benchmark: {} workers, {:?} per scenario, access tokens {alg}, backend: {}{}",
         options.concurrency,
         options.duration,
         if options.postgres.is_some() {
@@ -91,10 +96,15 @@ async fn measure(options: &Options, server: &Server) {
     println!("idle RSS after start: {:.1} MB", mb(idle));
 
     println!("measuring the limits on all cores ...");
-    let limits = limits::measure(Duration::from_secs(3)).await;
+    let limits = limits::measure(Duration::from_secs(3), alg).await;
     println!(
-        "limits ({} cores): RS256 sign {:.0}/s, RS256 verify {:.0}/s, Argon2id (m=19MiB,t=2,p=1) {:.1}/s\n",
-        limits.cores, limits.signs_per_sec, limits.verifies_per_sec, limits.hashes_per_sec
+        "limits ({} cores): {} sign {:.0}/s, {} verify {:.0}/s, Argon2id (m=19MiB,t=2,p=1) {:.1}/s\n",
+        limits.cores,
+        limits.alg,
+        limits.signs_per_sec,
+        limits.alg,
+        limits.verifies_per_sec,
+        limits.hashes_per_sec
     );
     let users: Vec<String> = (0..options.concurrency.max(1))
         .map(|i| format!("bench{i}@example.com"))

@@ -26,7 +26,11 @@ pub struct Server {
 
 impl Server {
     /// Starts keyward on `database_url`, or on SQLite in a temporary folder.
-    pub fn start(options: &Options, database_url: Option<String>) -> Self {
+    pub fn start(
+        options: &Options,
+        database_url: Option<String>,
+        access_alg: keyward::crypto::keys::Alg,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -49,6 +53,10 @@ impl Server {
             ("KEYWARD_REFRESH_IDLE_TTL".to_owned(), "1h".to_owned()),
             ("KEYWARD_REFRESH_ABSOLUTE_TTL".to_owned(), "1h".to_owned()),
             ("RUST_LOG".to_owned(), "warn".to_owned()),
+            (
+                "KEYWARD_ACCESS_TOKEN_ALG".to_owned(),
+                access_alg.as_str().to_owned(),
+            ),
         ];
         if let Some(url) = database_url {
             env.push(("KEYWARD_DATABASE_URL".to_owned(), url));

@@ -1,5 +1,6 @@
-//! `examples/resource_server.rs` against a real `keyward serve`: every request succeeds while the
-//! signing key rotates, and the strict route sees a revocation at once.
+//! `examples/resource_server.rs` against three `keyward serve` replicas sharing one database and
+//! one keys folder: every request succeeds while the signing key rotates, tokens minted on every
+//! replica, and the strict route sees a revocation at once.
 
 use std::collections::HashSet;
 use std::net::TcpStream;
@@ -64,6 +65,25 @@ async fn no_request_fails_while_the_signing_key_rotates_and_strict_checks_see_re
         ("KEYWARD_KEY_PUBLISH_AHEAD", "7s".to_owned()),
     ];
     let server = Server::start(dir.path(), &dir.path().join("keys"), &env);
+    // Two more replicas on the same database file and keys folder, as one issuer.
+    let shared = [
+        ("KEYWARD_ISSUER", server.url()),
+        (
+            "KEYWARD_DATABASE_URL",
+            format!("sqlite://{}/kw.db", dir.path().display()),
+        ),
+    ];
+    let own_dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let others: Vec<Server> = own_dirs
+        .iter()
+        .map(|own| {
+            let env: Vec<(&str, String)> = env.iter().chain(&shared).cloned().collect();
+            Server::start(own.path(), &dir.path().join("keys"), &env)
+        })
+        .collect();
+    let replicas: Vec<String> = std::iter::once(server.url())
+        .chain(others.iter().map(|o| format!("http://127.0.0.1:{}", o.port)))
+        .collect();
     let client = json(&keyward(
         &dir,
         &[
@@ -83,9 +103,12 @@ async fn no_request_fails_while_the_signing_key_rotates_and_strict_checks_see_re
     );
     let resource = ResourceServer::start(&server.url(), &id, &secret);
     let http = reqwest::Client::new();
+    let minted = std::sync::atomic::AtomicUsize::new(0);
+    // Round robin over the three replicas.
     let token = || async {
+        let replica = &replicas[minted.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 3];
         let answer: serde_json::Value = http
-            .post(format!("{}/oauth/token", server.url()))
+            .post(format!("{replica}/oauth/token"))
             .basic_auth(&id, Some(&secret))
             .form(&[("grant_type", "client_credentials")])
             .send()
@@ -117,11 +140,11 @@ async fn no_request_fails_while_the_signing_key_rotates_and_strict_checks_see_re
     let mut kids = HashSet::new();
     let mut requests = 0;
     let deadline = Instant::now() + Duration::from_secs(30);
-    let mut rotated = false;
+    let mut rotated_at = None;
     // Mint and verify until tokens of the new key have been accepted for a while: the serving
     // replica rereads key dates every 5 s, the new key signs 7 s after the rotation (the
     // shortest window keyward accepts with a 1 s JWKS max-age).
-    while kids.len() < 2 || requests < 200 {
+    while kids.len() < 2 || requests < 300 {
         assert!(Instant::now() < deadline, "the new key never signed");
         let token = token().await;
         let kid = crate::helpers::jwt_header(&token)["kid"]
@@ -133,12 +156,22 @@ async fn no_request_fails_while_the_signing_key_rotates_and_strict_checks_see_re
             200,
             "request {requests} (kid {kid}) failed"
         );
+        if kid != first {
+            // Published ahead: no replica signs with it before its window has passed (7 s, in
+            // whole seconds of Unix time, so at least 6 s of this clock).
+            let since: Instant = rotated_at.unwrap();
+            assert!(
+                since.elapsed() >= Duration::from_secs(6),
+                "signed after {:?}",
+                since.elapsed()
+            );
+        }
         kids.insert(kid);
         requests += 1;
-        if requests == 20 && !rotated {
+        if requests == 20 && rotated_at.is_none() {
+            rotated_at = Some(Instant::now());
             let rotation = keyward_with(&dir, &["keys", "rotate", "--json"], None, &env);
             assert_eq!(json(&rotation)["alg"], "RS256");
-            rotated = true;
         }
         if kids.len() < 2 {
             tokio::time::sleep(Duration::from_millis(20)).await;
