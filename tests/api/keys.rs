@@ -325,3 +325,81 @@ async fn ready_is_503_and_tokens_are_503_when_no_key_here_can_sign() {
     assert_eq!(jwks_kids(&blind).await.len(), 1);
     let _ = claims;
 }
+
+#[tokio::test]
+async fn three_replicas_agree_on_every_transition_by_the_settable_clock() {
+    let app = TestApp::spawn().await;
+    let client = app.client(&["client_credentials"], "api").await;
+    let replicas = [
+        TestApp::from_state(replica(&app).await, app.clock.clone()),
+        TestApp::from_state(replica(&app).await, app.clock.clone()),
+    ];
+    let all = [&app, &replicas[0], &replicas[1]];
+    let old = app.signing_key().kid().to_owned();
+    let new = replicas[0]
+        .state
+        .keys
+        .rotate(Alg::RS256, app.clock.now(), false)
+        .await
+        .unwrap()
+        .kid;
+    for r in all {
+        r.state.keys.reload().await.unwrap();
+        assert_eq!(
+            jwks_kids(r).await,
+            [old.clone(), new.clone()],
+            "published everywhere at once"
+        );
+    }
+    app.clock.advance(Duration::from_secs(599));
+    let mut last_of_old = Vec::new();
+    for r in all {
+        let token = issued(r, &client).await;
+        assert_eq!(kid(&token), old, "no replica signs with a pending key");
+        last_of_old.push(token);
+    }
+    app.clock.advance(Duration::from_secs(1));
+    for r in all {
+        assert_eq!(
+            kid(&issued(r, &client).await),
+            new,
+            "every replica switches at the same second"
+        );
+    }
+    // Each old token verifies on every replica until it expires (15 min), and the old key is
+    // published until a minute after that.
+    app.clock.advance(Duration::from_secs(15 * 60 - 2));
+    for r in all {
+        for token in &last_of_old {
+            assert_eq!(r.introspect(&client, token).await["active"], true);
+        }
+    }
+    app.clock.advance(Duration::from_secs(61));
+    for r in all {
+        assert!(jwks_kids(r).await.contains(&old));
+    }
+    app.clock.advance(Duration::from_secs(1));
+    for r in all {
+        assert_eq!(
+            jwks_kids(r).await,
+            std::slice::from_ref(&new),
+            "gone everywhere at once"
+        );
+    }
+
+    // A compromised key retired on one replica: inactive on all of them after their reload.
+    let token = issued(&replicas[1], &client).await;
+    replicas[1]
+        .state
+        .keys
+        .retire(&new, app.clock.now())
+        .await
+        .unwrap();
+    for r in all {
+        r.state.keys.reload().await.unwrap();
+        assert_eq!(r.introspect(&client, &token).await["active"], false);
+        let fresh = issued(r, &client).await;
+        assert_ne!(kid(&fresh), new);
+        assert_eq!(r.introspect(&client, &fresh).await["active"], true);
+    }
+}
