@@ -68,8 +68,18 @@ pub async fn run(options: &Options) {
             Some(base) => Some(Schema::create(base).await),
             None => None,
         };
-        let server = Server::start(options, schema.as_ref().map(Schema::url), alg);
+        let mut server = Server::start(options, schema.as_ref().map(Schema::url), alg);
         measure(options, &server, alg).await;
+        let startup = server.restart_until_ready();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (idle, _) = server.rss();
+        println!(
+            "\nrestart on the database of this run: exec to /ready green {:.0} ms, idle RSS {:.1} MB; \
+             binary {:.1} MB",
+            startup.as_secs_f64() * 1000.0,
+            mb(idle),
+            mb(Server::binary_size())
+        );
         drop(server);
         if let Some(schema) = schema {
             schema.drop().await;

@@ -176,6 +176,38 @@ impl Server {
         );
     }
 
+    /// Stops the server and starts it again on the same database; returns the time from exec to
+    /// `/ready` answering 200 (migrations checked, keys loaded, database and Redis reachable).
+    pub fn restart_until_ready(&mut self) -> Duration {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let started = Instant::now();
+        self.child = self
+            .command(&["serve"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.dir.path().join("keyward-restart.log")).expect("log file"))
+            .spawn()
+            .expect("keyward serve");
+        let deadline = started + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = stream.write_all(b"GET /ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+                let mut reply = String::new();
+                let _ = std::io::Read::read_to_string(&mut stream, &mut reply);
+                if reply.starts_with("HTTP/1.1 200") {
+                    return started.elapsed();
+                }
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        panic!("keyward was not ready within a minute of a restart");
+    }
+
+    /// The size of the keyward binary under test, in bytes.
+    pub fn binary_size() -> u64 {
+        std::fs::metadata(env!("CARGO_BIN_EXE_keyward")).map_or(0, |m| m.len())
+    }
+
     fn wait_healthy(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
