@@ -19,11 +19,8 @@ impl From<anyhow::Error> for Fault {
     fn from(err: anyhow::Error) -> Self {
         if err.downcast_ref::<Overloaded>().is_some() {
             Fault::Overloaded
-        } else if crate::store::is_unavailable(&err) {
-            let redis = err
-                .chain()
-                .any(|cause| cause.downcast_ref::<::redis::RedisError>().is_some());
-            crate::telemetry::dependency_error(if redis { "redis" } else { "database" });
+        } else if let Some(service) = crate::store::unavailable_service(&err) {
+            crate::telemetry::dependency_error(service);
             Fault::Unavailable(err)
         } else if err
             .downcast_ref::<crate::crypto::keyset::NoSigningKey>()

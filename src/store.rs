@@ -128,22 +128,24 @@ fn create_sqlite_parent(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Whether an error means a backing service could not be reached (a pool timeout, a refused or
-/// dropped connection, an I/O timeout), as opposed to a fault in the request or in keyward: the
-/// request may succeed when retried, so it is answered 503 with `Retry-After`.
-pub fn is_unavailable(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| {
+/// Which backing service an error says could not be reached (a pool timeout, a refused or
+/// dropped connection, an I/O timeout), if any, as opposed to a fault in the request or in
+/// keyward: the request may succeed when retried, so it is answered 503 with `Retry-After`.
+pub fn unavailable_service(err: &anyhow::Error) -> Option<&'static str> {
+    err.chain().find_map(|cause| {
         if let Some(sql) = cause.downcast_ref::<sqlx::Error>() {
-            return sql_unavailable(sql);
+            return sql_unavailable(sql).then_some("database");
         }
         if let Some(redis) = cause.downcast_ref::<::redis::RedisError>() {
-            return redis.is_io_error()
+            let down = redis.is_io_error()
                 || redis.is_timeout()
                 || redis.is_connection_dropped()
                 || redis.is_connection_refusal()
                 || redis.is_cluster_error();
+            return down.then_some("redis");
         }
-        cause.downcast_ref::<std::io::Error>().is_some()
+        // A bare I/O error comes from the database driver's socket.
+        cause.downcast_ref::<std::io::Error>().map(|_| "database")
     })
 }
 

@@ -82,7 +82,9 @@ impl KeySet {
     /// The key `kid` if it is published at `now`: its signatures verify.
     pub fn published(&self, kid: &str, now: UnixTime) -> Option<&PublicKey> {
         let entry = self.entries.get(kid)?;
-        self.state(&entry.dates, now).published().then_some(&entry.public)
+        self.timeline()
+            .published(&entry.dates, now)
+            .then_some(&entry.public)
     }
 
     /// The JWKS document at `now`: every pending, active and retiring key, public members only.
@@ -91,7 +93,7 @@ impl KeySet {
             keys: self
                 .dates
                 .iter()
-                .filter(|d| self.state(d, now).published())
+                .filter(|d| self.timeline().published(d, now))
                 .filter_map(|d| self.entries.get(&d.kid))
                 .map(|e| e.public.jwk.clone())
                 .collect(),

@@ -69,17 +69,21 @@ impl<'a> Timeline<'a> {
 
     /// `key`'s state at `now`.
     pub fn state(&self, key: &KeyDates, now: UnixTime) -> KeyState {
-        if key.retired_at.is_some_and(|at| at <= now) {
+        if !self.published(key, now) {
             KeyState::Gone
         } else if key.activates_at > now {
             KeyState::Pending
-        } else if self.gone_at(key).is_some_and(|at| at <= now) {
-            KeyState::Gone
         } else if self.active(key.alg, now).is_some_and(|a| a.kid == key.kid) {
             KeyState::Active
         } else {
             KeyState::Retiring
         }
+    }
+
+    /// Whether JWKS shows `key` at `now` and its signatures verify: every state but gone. Cheaper
+    /// than [`Timeline::state`], which also finds the active key; verification asks this.
+    pub fn published(&self, key: &KeyDates, now: UnixTime) -> bool {
+        key.retired_at.is_none_or(|at| at > now) && self.gone_at(key).is_none_or(|at| at > now)
     }
 
     /// The key that signs for `alg` at `now`: of the keys that have activated and are neither
@@ -89,8 +93,7 @@ impl<'a> Timeline<'a> {
         self.keys
             .iter()
             .filter(|k| k.alg == alg && k.activates_at <= now)
-            .filter(|k| k.retired_at.is_none_or(|at| at > now))
-            .filter(|k| self.gone_at(k).is_none_or(|at| at > now))
+            .filter(|k| self.published(k, now))
             .max_by(|a, b| order(a).cmp(&order(b)))
     }
 

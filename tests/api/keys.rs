@@ -258,17 +258,25 @@ async fn es256_and_eddsa_sign_access_tokens_while_id_tokens_stay_rs256() {
 }
 
 #[tokio::test]
-async fn a_token_whose_header_names_another_algorithm_than_its_key_is_rejected() {
+async fn a_token_signed_by_one_of_our_keys_but_naming_another_of_our_keys_is_rejected() {
     let app = TestApp::with_config(|c| c.access_token_alg = Alg::ES256).await;
     app.clock.advance(Duration::from_secs(600));
     let client = app.client(&["client_credentials"], "api").await;
     let token = issued(&app, &client).await;
-    assert_eq!(jwt_header(&token)["alg"], "ES256");
-    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
-    let mut header = jwt_header(&token);
-    header["alg"] = "RS256".into();
-    parts[0] = crate::helpers::b64(&header);
-    assert_eq!(app.introspect(&client, &parts.join(".")).await["active"], false);
+    let es_kid = kid(&token);
+    let payload = token.split('.').nth(1).unwrap();
+    // A genuine RS256 signature by our RSA key over the same claims: with the RSA key's kid it is
+    // a live token; naming the ES256 key instead, it must not be checked with the RSA key, nor
+    // with the EC key in RS256 (a key is only ever used in its own algorithm).
+    let rsa = app.signing_key();
+    let signed = |kid: &str| {
+        let header = crate::helpers::b64(&serde_json::json!({"alg": "RS256", "typ": "at+jwt", "kid": kid}));
+        let input = format!("{header}.{payload}");
+        let signature = keyward::crypto::token::b64url(&rsa.sign(input.as_bytes()).unwrap());
+        format!("{input}.{signature}")
+    };
+    assert_eq!(app.introspect(&client, &signed(rsa.kid())).await["active"], true);
+    assert_eq!(app.introspect(&client, &signed(&es_kid)).await["active"], false);
 }
 
 #[tokio::test]
