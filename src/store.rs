@@ -66,6 +66,9 @@ pub async fn connect(url: &str) -> anyhow::Result<Db> {
         .max_connections(if sqlite { 8 } else { 16 })
         // Bounded: with the database gone, a request fails within this instead of hanging.
         .acquire_timeout(Duration::from_secs(3))
+        // Testing a connection before each use costs a round trip per statement; a connection
+        // to a local file cannot go stale, so SQLite skips it.
+        .test_before_acquire(!sqlite)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if sqlite {

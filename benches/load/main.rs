@@ -24,6 +24,8 @@ pub struct Options {
     pub only: Vec<String>,
     /// Concurrent logins for the overload scenario.
     pub overload: usize,
+    /// Distinct access tokens the introspection scenario cycles through.
+    pub tokens: usize,
     /// Access-token algorithms: the whole run is repeated for each, on a server of its own.
     pub access_algs: Vec<keyward::crypto::keys::Alg>,
 }
@@ -36,6 +38,7 @@ fn options() -> Options {
         redis: None,
         only: Vec::new(),
         overload: 200,
+        tokens: 8192,
         access_algs: vec![keyward::crypto::keys::Alg::RS256],
     };
     let mut args = std::env::args().skip(1);
@@ -48,6 +51,7 @@ fn options() -> Options {
             "--redis" => options.redis = Some(value()),
             "--only" => options.only = value().split(',').map(str::to_owned).collect(),
             "--overload" => options.overload = value().parse().expect("--overload"),
+            "--tokens" => options.tokens = value().parse().expect("--tokens"),
             "--access-alg" => {
                 options.access_algs = value()
                     .split(',')
@@ -59,7 +63,7 @@ fn options() -> Options {
             other => panic!(
                 "unknown option {other}; options: --duration 10s --concurrency 16 --postgres URL --redis URL \
                  --only cc,password,refresh,introspect,code,jwks,overload --overload 200 \
-                 --access-alg RS256,ES256,EdDSA"
+                 --tokens 8192 --access-alg RS256,ES256,EdDSA"
             ),
         }
     }

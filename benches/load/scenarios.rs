@@ -32,12 +32,15 @@ enum Work {
     ClientCredentials,
     Password {
         username: String,
+        scope: &'static str,
     },
     Refresh {
         token: String,
     },
+    /// Each worker cycles through its share of the working set of distinct tokens.
     Introspect {
-        token: String,
+        tokens: Vec<String>,
+        next: usize,
     },
     Discovery {
         turn: bool,
@@ -48,6 +51,9 @@ enum Work {
         cookie: String,
     },
 }
+
+/// What the refresh scenario's sessions were granted: an ID token comes with every refresh.
+const REFRESH_SCOPE: &str = "openid offline_access";
 
 /// A PKCE pair (RFC 7636 Appendix B): the benchmark measures the server, not its own hashing.
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -155,13 +161,15 @@ async fn measure(options: &Options, server: &Server, alg: Alg) {
         ctx.scenario("password", Bound::Hashes, options.concurrency, |i| {
             Work::Password {
                 username: users[i % users.len()].clone(),
+                scope: "api",
             }
         })
         .await;
     }
     if wanted("refresh") {
-        let chains = ctx.sign_in_all(&users, "refresh_token").await;
-        ctx.scenario("refresh", Bound::Signatures(1.0), options.concurrency, |i| {
+        // As a relying party refreshes: an ID token and an access token per answer.
+        let chains = ctx.sign_in_all(&users, "refresh_token", REFRESH_SCOPE).await;
+        ctx.scenario("refresh", Bound::Signatures(2.0), options.concurrency, |i| {
             Work::Refresh {
                 token: chains[i].clone(),
             }
@@ -169,10 +177,12 @@ async fn measure(options: &Options, server: &Server, alg: Alg) {
         .await;
     }
     if wanted("introspect") {
-        let tokens = ctx.sign_in_all(&users, "access_token").await;
+        let tokens = ctx.distinct_access_tokens(&users).await;
+        let share = tokens.len().div_ceil(options.concurrency);
         ctx.scenario("introspect", Bound::Verifications, options.concurrency, |i| {
             Work::Introspect {
-                token: tokens[i].clone(),
+                tokens: tokens.iter().skip(i * share).take(share).cloned().collect(),
+                next: 0,
             }
         })
         .await;
@@ -203,6 +213,7 @@ async fn measure(options: &Options, server: &Server, alg: Alg) {
             options.overload,
             |i| Work::Password {
                 username: users[i % users.len()].clone(),
+                scope: "api",
             },
         )
         .await;
@@ -218,7 +229,7 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// Signs every user in once (outside the measurement); returns one field of each response.
-    async fn sign_in_all(&self, users: &[String], field: &str) -> Vec<String> {
+    async fn sign_in_all(&self, users: &[String], field: &str, scope: &'static str) -> Vec<String> {
         let mut connection = Connection::open(self.server.port).await;
         let mut values = Vec::new();
         for i in 0..self.options.concurrency {
@@ -227,6 +238,7 @@ impl Ctx<'_> {
                     &mut connection,
                     &Work::Password {
                         username: users[i % users.len()].clone(),
+                        scope,
                     },
                 )
                 .await;
@@ -234,6 +246,26 @@ impl Ctx<'_> {
             values.push(json_field(&answer.body, field));
         }
         values
+    }
+
+    /// The introspection working set: `--tokens` distinct user access tokens (outside the
+    /// measurement), minted by refreshing one session per worker. More tokens than keyward's
+    /// cache of verified signatures holds, so every introspection verifies a signature, as it
+    /// does for a resource server that sees many users.
+    async fn distinct_access_tokens(&self, users: &[String]) -> Vec<String> {
+        let mut chains = self.sign_in_all(users, "refresh_token", "api").await;
+        let mut connection = Connection::open(self.server.port).await;
+        let mut tokens = Vec::with_capacity(self.options.tokens);
+        while tokens.len() < self.options.tokens {
+            let chain = &mut chains[tokens.len() % self.options.concurrency];
+            let answer = self
+                .send(&mut connection, &Work::Refresh { token: chain.clone() })
+                .await;
+            assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
+            *chain = json_field(&answer.body, "refresh_token");
+            tokens.push(json_field(&answer.body, "access_token"));
+        }
+        tokens
     }
 
     /// Signs every user in on the sign-in page once (outside the measurement); returns each
@@ -324,15 +356,16 @@ impl Ctx<'_> {
                         Method::POST,
                         "/oauth/token",
                         &form,
-                        Bytes::from_static(b"grant_type=client_credentials"),
+                        Bytes::from_static(b"grant_type=client_credentials&scope=api"),
                     )
                     .await
             }
-            Work::Password { username } => {
+            Work::Password { username, scope } => {
                 let body = format!(
-                    "grant_type=password&username={}&password={}",
+                    "grant_type=password&username={}&password={}&scope={}",
                     encode(username),
-                    encode(PASSWORD)
+                    encode(PASSWORD),
+                    encode(scope)
                 );
                 connection
                     .send(Method::POST, "/oauth/token", &form, body.into())
@@ -344,8 +377,8 @@ impl Ctx<'_> {
                     .send(Method::POST, "/oauth/token", &form, body.into())
                     .await
             }
-            Work::Introspect { token } => {
-                let body = format!("token={}", encode(token));
+            Work::Introspect { tokens, next } => {
+                let body = format!("token={}", encode(&tokens[*next % tokens.len()]));
                 connection
                     .send(Method::POST, "/oauth/introspect", &form, body.into())
                     .await
@@ -390,6 +423,9 @@ impl Ctx<'_> {
                         }
                         if let Work::Discovery { turn } = &mut next {
                             *turn = !*turn;
+                        }
+                        if let Work::Introspect { next, .. } = &mut next {
+                            *next += 1;
                         }
                     } else if answer.status == 503 {
                         outcome.shed.push(answer.latency);

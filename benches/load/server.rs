@@ -91,7 +91,7 @@ impl Server {
                 "--grant",
                 "refresh_token",
                 "--scope",
-                "api",
+                "api openid offline_access",
                 "--json",
             ],
             None,

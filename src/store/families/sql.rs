@@ -2,6 +2,7 @@
 //! itself a single compare-and-set `update`, so concurrent presentations of one token serialise
 //! on the row and exactly one wins.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use sqlx::FromRow;
@@ -30,11 +31,20 @@ impl SqlFamilies {
         }
     }
 
-    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match &self.writes {
-            Some(writes) => Some(writes.lock().await),
-            None => None,
-        }
+    /// Runs `work` in this process's write turn (on SQLite; at once elsewhere).
+    async fn in_turn<T>(&self, work: impl Future<Output = T>) -> T {
+        let Some(writes) = &self.writes else {
+            return work.await;
+        };
+        let turn = writes.lock().await;
+        let done = work.await;
+        drop(turn);
+        // Releasing the turn wakes the next writer into this worker thread's LIFO slot, which
+        // other workers cannot steal: it would wait for whatever this task does next (signing
+        // two tokens, half a millisecond), and every turn would last that long. Yielding lets
+        // it take the turn now; measured, this alone doubled refresh throughput on SQLite.
+        tokio::task::yield_now().await;
+        done
     }
 }
 
@@ -92,9 +102,8 @@ struct PresentedRow {
 
 impl FamilyStore for SqlFamilies {
     async fn create(&self, family: NewFamily<'_>, now: UnixTime) -> anyhow::Result<()> {
-        let _turn = self.write_turn().await;
-        let mut tx = self.db.begin().await?;
-        sqlx::query(
+        // The first refresh token is recorded by a trigger (migration 20261205000005).
+        let insert = sqlx::query(
             "insert into families (id, user_id, client_id, scope, auth_time, created_at, absolute_expires_at,
                                    current_hash, generation, rotated_at, signin_id)
              values ($1, $2, $3, $4, $5, $6, $7, $8, 0, $6, $9)",
@@ -108,16 +117,8 @@ impl FamilyStore for SqlFamilies {
         .bind(family.absolute_expires_at)
         .bind(family.refresh.map(TokenHash::as_str))
         .bind(family.signin_id)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(hash) = family.refresh {
-            sqlx::query("insert into refresh_tokens (hash, family_id, generation) values ($1, $2, 0)")
-                .bind(hash.as_str())
-                .bind(family.id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
+        .execute(&self.db);
+        self.in_turn(insert).await?;
         Ok(())
     }
 
@@ -129,74 +130,10 @@ impl FamilyStore for SqlFamilies {
         now: UnixTime,
         lifetimes: Lifetimes,
     ) -> anyhow::Result<Rotation> {
-        let _turn = self.write_turn().await;
-        let mut tx = self.db.begin().await?;
-        // The compare-and-set: matches only while `presented` is current, so of several
-        // concurrent presentations exactly one updates the row. Writing first also takes
-        // SQLite's write lock before any read, so the transaction never needs an upgrade.
-        let rotated: Option<FamilyRow> = sqlx::query_as(concat!(
-            "update families set previous_hash = current_hash, current_hash = $2,
-                    generation = generation + 1, rotated_at = $4
-             where current_hash = $1 and client_id = $3 and status = 'active'
-               and absolute_expires_at > $4 and rotated_at > $4 - $5
-             returning ",
-            columns!()
+        self.in_turn(rotate_in(
+            &self.db, presented, successor, client_id, now, lifetimes,
         ))
-        .bind(presented.hash.as_str())
-        .bind(successor.as_str())
-        .bind(client_id)
-        .bind(now)
-        .bind(lifetimes.idle)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(row) = rotated {
-            let family = Family::from(row);
-            record_token(&mut tx, successor, &family).await?;
-            tx.commit().await?;
-            return Ok(Rotation::Rotated(family));
-        }
-
-        let Some(found) = find_presented(&mut *tx, presented).await? else {
-            return Ok(Rotation::Invalid);
-        };
-        let is_previous = found.previous_hash.as_deref() == Some(presented.hash.as_str());
-        let is_current = found.current_hash.as_deref() == Some(presented.hash.as_str());
-        let family = Family::from(found.family);
-        // Another client's token, a dead session or an expired chain: refuse, change nothing.
-        if family.client_id != client_id || !family.refreshable(now, lifetimes) || is_current {
-            return Ok(Rotation::Invalid);
-        }
-        if is_previous && now < family.rotated_at.saturating_add(lifetimes.leeway) {
-            // Within the leeway the token just replaced may be presented again (a lost response):
-            // it gets a new successor, which replaces the current one, so the family keeps a
-            // single live chain. `rotated_at` stays, so the leeway cannot be stretched.
-            let rotated: Option<FamilyRow> = sqlx::query_as(concat!(
-                "update families set current_hash = $2, generation = generation + 1
-                 where id = $1 and previous_hash = $3 and status = 'active'
-                 returning ",
-                columns!()
-            ))
-            .bind(&family.id)
-            .bind(successor.as_str())
-            .bind(presented.hash.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(row) = rotated else {
-                return Ok(Rotation::Invalid);
-            };
-            let family = Family::from(row);
-            record_token(&mut tx, successor, &family).await?;
-            tx.commit().await?;
-            return Ok(Rotation::Rotated(family));
-        }
-        // An earlier token presented again: someone holds a copy. The legitimate client and the
-        // thief cannot be told apart, so the whole session ends (OAuth 2.0 Security BCP §4.14.2).
-        revoke_in(&mut tx, &family.id, "refresh token reuse", now).await?;
-        tx.commit().await?;
-        Ok(Rotation::Reused(Family {
-            active: false,
-            ..family
-        }))
+        .await
     }
 
     async fn find_by_token(&self, token: &RefreshToken) -> anyhow::Result<Option<Presented>> {
@@ -217,9 +154,7 @@ impl FamilyStore for SqlFamilies {
     }
 
     async fn revoke(&self, id: &str, reason: &str, now: UnixTime) -> anyhow::Result<bool> {
-        let _turn = self.write_turn().await;
-        let mut conn = self.db.acquire().await?;
-        Ok(revoke_in(&mut conn, id, reason, now).await?)
+        Ok(self.in_turn(revoke_in(&self.db, id, reason, now)).await?)
     }
 
     async fn revoke_user(
@@ -229,8 +164,7 @@ impl FamilyStore for SqlFamilies {
         reason: &str,
         now: UnixTime,
     ) -> anyhow::Result<u64> {
-        let _turn = self.write_turn().await;
-        let done = sqlx::query(
+        let update = sqlx::query(
             "update families set status = 'revoked', revoked_reason = $2, revoked_at = $3
              where user_id = $1 and status = 'active' and id <> $4",
         )
@@ -238,22 +172,21 @@ impl FamilyStore for SqlFamilies {
         .bind(reason)
         .bind(now)
         .bind(except.unwrap_or(""))
-        .execute(&self.db)
-        .await?;
+        .execute(&self.db);
+        let done = self.in_turn(update).await?;
         Ok(done.rows_affected())
     }
 
     async fn revoke_signin(&self, signin_id: &str, reason: &str, now: UnixTime) -> anyhow::Result<u64> {
-        let _turn = self.write_turn().await;
-        let done = sqlx::query(
+        let update = sqlx::query(
             "update families set status = 'revoked', revoked_reason = $2, revoked_at = $3
              where signin_id = $1 and status = 'active'",
         )
         .bind(signin_id)
         .bind(reason)
         .bind(now)
-        .execute(&self.db)
-        .await?;
+        .execute(&self.db);
+        let done = self.in_turn(update).await?;
         Ok(done.rows_affected())
     }
 
@@ -264,23 +197,25 @@ impl FamilyStore for SqlFamilies {
         expires_at: UnixTime,
         now: UnixTime,
     ) -> anyhow::Result<()> {
-        let _turn = self.write_turn().await;
-        let mut tx = self.db.begin().await?;
-        sqlx::query(
-            "insert into access_denylist (jti, expires_at) values ($1, $2)
-             on conflict (jti) do update set expires_at = excluded.expires_at",
-        )
-        .bind(jti)
-        .bind(expires_at)
-        .execute(&mut *tx)
-        .await?;
-        // Entries past their token's expiry protect nothing; revocations are rare, so pruning
-        // here keeps the table at the size of the live denylist.
-        sqlx::query("delete from access_denylist where expires_at <= $1")
-            .bind(now)
+        let deny = async {
+            let mut tx = self.db.begin().await?;
+            sqlx::query(
+                "insert into access_denylist (jti, expires_at) values ($1, $2)
+                 on conflict (jti) do update set expires_at = excluded.expires_at",
+            )
+            .bind(jti)
+            .bind(expires_at)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+            // Entries past their token's expiry protect nothing; revocations are rare, so
+            // pruning here keeps the table at the size of the live denylist.
+            sqlx::query("delete from access_denylist where expires_at <= $1")
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        };
+        self.in_turn(deny).await?;
         Ok(())
     }
 
@@ -296,6 +231,76 @@ impl FamilyStore for SqlFamilies {
         .await?;
         Ok(denied == 0 && (sid.is_none() || live_sessions == 1))
     }
+}
+
+/// The rotation itself (see [`FamilyStore::rotate`]), in the write turn.
+async fn rotate_in(
+    db: &Db,
+    presented: &RefreshToken,
+    successor: &TokenHash,
+    client_id: &str,
+    now: UnixTime,
+    lifetimes: Lifetimes,
+) -> anyhow::Result<Rotation> {
+    // The compare-and-set: matches only while `presented` is current, so of several
+    // concurrent presentations exactly one updates the row. It is the whole rotation: a
+    // trigger records the successor in `refresh_tokens` within the same statement
+    // (migration 20261205000005), so it needs no transaction around it.
+    let rotated: Option<FamilyRow> = sqlx::query_as(concat!(
+        "update families set previous_hash = current_hash, current_hash = $2,
+                generation = generation + 1, rotated_at = $4
+         where current_hash = $1 and client_id = $3 and status = 'active'
+           and absolute_expires_at > $4 and rotated_at > $4 - $5
+         returning ",
+        columns!()
+    ))
+    .bind(presented.hash.as_str())
+    .bind(successor.as_str())
+    .bind(client_id)
+    .bind(now)
+    .bind(lifetimes.idle)
+    .fetch_optional(db)
+    .await?;
+    if let Some(row) = rotated {
+        return Ok(Rotation::Rotated(Family::from(row)));
+    }
+
+    // Not current. What follows needs no transaction either: a token that is not current
+    // can never become current again, and each change below is a compare-and-set of its own.
+    let Some(found) = find_presented(db, presented).await? else {
+        return Ok(Rotation::Invalid);
+    };
+    let is_previous = found.previous_hash.as_deref() == Some(presented.hash.as_str());
+    let is_current = found.current_hash.as_deref() == Some(presented.hash.as_str());
+    let family = Family::from(found.family);
+    // Another client's token, a dead session or an expired chain: refuse, change nothing.
+    if family.client_id != client_id || !family.refreshable(now, lifetimes) || is_current {
+        return Ok(Rotation::Invalid);
+    }
+    if is_previous && now < family.rotated_at.saturating_add(lifetimes.leeway) {
+        // Within the leeway the token just replaced may be presented again (a lost response):
+        // it gets a new successor, which replaces the current one, so the family keeps a
+        // single live chain. `rotated_at` stays, so the leeway cannot be stretched.
+        let rotated: Option<FamilyRow> = sqlx::query_as(concat!(
+            "update families set current_hash = $2, generation = generation + 1
+             where id = $1 and previous_hash = $3 and status = 'active'
+             returning ",
+            columns!()
+        ))
+        .bind(&family.id)
+        .bind(successor.as_str())
+        .bind(presented.hash.as_str())
+        .fetch_optional(db)
+        .await?;
+        return Ok(rotated.map_or(Rotation::Invalid, |row| Rotation::Rotated(Family::from(row))));
+    }
+    // An earlier token presented again: someone holds a copy. The legitimate client and the
+    // thief cannot be told apart, so the whole session ends (OAuth 2.0 Security BCP §4.14.2).
+    revoke_in(db, &family.id, "refresh token reuse", now).await?;
+    Ok(Rotation::Reused(Family {
+        active: false,
+        ..family
+    }))
 }
 
 /// The family that issued `token`, with its current and previous hashes.
@@ -316,22 +321,8 @@ async fn find_presented<'e>(
     .await
 }
 
-async fn record_token(
-    conn: &mut sqlx::AnyConnection,
-    hash: &TokenHash,
-    family: &Family,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("insert into refresh_tokens (hash, family_id, generation) values ($1, $2, $3)")
-        .bind(hash.as_str())
-        .bind(&family.id)
-        .bind(family.generation)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-async fn revoke_in(
-    conn: &mut sqlx::AnyConnection,
+async fn revoke_in<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
     id: &str,
     reason: &str,
     now: UnixTime,
@@ -343,7 +334,7 @@ async fn revoke_in(
     .bind(id)
     .bind(reason)
     .bind(now)
-    .execute(conn)
+    .execute(executor)
     .await?;
     Ok(done.rows_affected() == 1)
 }
