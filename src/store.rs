@@ -22,6 +22,8 @@ pub mod consents;
 pub mod email_links;
 /// Refresh families (sessions) and the access-token denylist: one trait, one backend per engine.
 pub mod families;
+/// Hot reads on SQLite, run inline on the calling thread.
+pub mod inline_reads;
 /// The Redis connection shared by the stores that live there.
 pub mod redis;
 /// Pruning rows that can no longer change any answer.
@@ -115,16 +117,24 @@ fn is_sqlite(url: &str) -> bool {
     url.starts_with("sqlite:")
 }
 
-fn create_sqlite_parent(url: &str) -> anyhow::Result<()> {
+/// The file a SQLite URL names; `None` for another database or an in-memory one.
+pub(crate) fn sqlite_path(url: &str) -> Option<&str> {
+    if !is_sqlite(url) {
+        return None;
+    }
     let path = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:")
         .split('?')
         .next()
         .unwrap_or_default();
-    if path.is_empty() || path.starts_with(":memory:") {
+    (!path.is_empty() && !path.starts_with(":memory:")).then_some(path)
+}
+
+fn create_sqlite_parent(url: &str) -> anyhow::Result<()> {
+    let Some(path) = sqlite_path(url) else {
         return Ok(());
-    }
+    };
     if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use keyward::store::families::FamilyStore;
+
 use crate::helpers::{TestApp, claims};
 
 #[tokio::test]
@@ -184,4 +186,76 @@ async fn a_client_deleted_by_another_process_stops_working_within_the_cache_ttl(
     app.client_credentials(&doomed)
         .await
         .assert_oauth_error(401, "invalid_client");
+}
+
+/// The liveness check of bearer requests reads the database on every request (on SQLite, inline
+/// on connections of its own): an ending written by another process, as `keyward user delete`,
+/// another replica or a logout there would write it, takes effect on the very next request.
+#[tokio::test]
+async fn sessions_and_tokens_ended_by_another_process_are_inactive_at_once() {
+    let app = TestApp::spawn().await;
+    let client = app.full_client().await;
+    let resource_server = app.client(&["client_credentials"], "").await;
+    let user_id = app.user("ada@example.com", "pw-pw-pw-pw").await;
+    // Another process: its own pool and family store on the same database.
+    let other_db = keyward::store::connect(&app.state.config.database_url)
+        .await
+        .unwrap();
+    let other = keyward::store::families::Families::from_config(&app.state.config, other_db)
+        .await
+        .unwrap();
+    let now = app.clock.now();
+
+    // A denylisted access token (a revocation handled by another replica).
+    let denied = app.login(&client, "ada@example.com", "pw-pw-pw-pw").await;
+    let denied = denied["access_token"].as_str().unwrap();
+    assert_eq!(app.introspect(&resource_server, denied).await["active"], true);
+    let c = claims(denied);
+    other
+        .deny_access_token(
+            c["jti"].as_str().unwrap(),
+            c["sid"].as_str(),
+            c["exp"].as_i64().unwrap(),
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        app.introspect(&resource_server, denied).await,
+        json!({"active": false})
+    );
+
+    // One session ended (a logout elsewhere); another of the same user is untouched.
+    let ended = app.login(&client, "ada@example.com", "pw-pw-pw-pw").await;
+    let ended = ended["access_token"].as_str().unwrap();
+    let kept = app.login(&client, "ada@example.com", "pw-pw-pw-pw").await;
+    let kept = kept["access_token"].as_str().unwrap();
+    assert_eq!(app.introspect(&resource_server, ended).await["active"], true);
+    assert!(
+        other
+            .revoke(claims(ended)["sid"].as_str().unwrap(), "logout", now)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        app.introspect(&resource_server, ended).await,
+        json!({"active": false})
+    );
+    assert_eq!(app.userinfo(ended).await.status, 401);
+    assert_eq!(app.introspect(&resource_server, kept).await["active"], true);
+
+    // Every session of the user (a password change or `keyward user delete` elsewhere): the
+    // first one, whose access token alone was denied, and the one kept above.
+    assert_eq!(
+        other
+            .revoke_user(&user_id, None, "user deleted", now)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        app.introspect(&resource_server, kept).await,
+        json!({"active": false})
+    );
+    assert_eq!(app.userinfo(kept).await.status, 401);
 }

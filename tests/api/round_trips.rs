@@ -1,6 +1,6 @@
 //! The regression guard of the hot paths, independent of timing: how many SQL statements and
 //! Redis commands each request makes, counted from a real `keyward serve` (sqlx's statement log;
-//! Redis MONITOR). A change that adds a query to a hot path fails here and must say why.
+//! keyward's own log of the reads it runs inline on SQLite; Redis MONITOR). A change that adds a query to a hot path fails here and must say why.
 //! With `KEYWARD_TEST_POSTGRES_URL` and `KEYWARD_TEST_REDIS_URL` it runs on those servers.
 
 use std::time::Duration;
@@ -32,9 +32,10 @@ async fn each_hot_path_makes_a_fixed_number_of_round_trips() {
         ("KEYWARD_CACHE_TTL", "1h".into()),
         (
             "RUST_LOG",
-            "warn,sqlx::query=debug,tower_http::trace=debug".into(),
+            "warn,sqlx::query=debug,keyward::sql=debug,tower_http::trace=debug".into(),
         ),
     ];
+    let postgres = std::env::var("KEYWARD_TEST_POSTGRES_URL").is_ok();
     if let Ok(base) = std::env::var("KEYWARD_TEST_POSTGRES_URL") {
         env.push(("KEYWARD_DATABASE_URL", postgres_schema(&base).await));
     }
@@ -194,6 +195,18 @@ async fn each_hot_path_makes_a_fixed_number_of_round_trips() {
             redis: *redis,
         })
         .collect();
+    // On SQLite the liveness check of bearer requests is an inline read (store::inline_reads).
+    if !postgres && redis.is_none() {
+        for (step, statements) in counted.iter().zip(statements) {
+            if ["introspect", "userinfo", "account me"].contains(&step.0) {
+                assert!(
+                    statements[0].starts_with("inline: "),
+                    "{}: {statements:?}",
+                    step.0
+                );
+            }
+        }
+    }
     let expected = expected(redis.is_some());
     let show = |steps: &[Step]| {
         steps
@@ -246,7 +259,8 @@ fn statements_per_request(log: &str) -> Vec<Vec<String>> {
             continue;
         };
         let message = event["fields"]["message"].as_str().unwrap_or_default();
-        if event["target"] == "sqlx::query" {
+        // keyward's inline SQLite reads (store::inline_reads) log their statements too.
+        if event["target"] == "sqlx::query" || event["target"] == "keyward::sql" {
             let statement = event["fields"]["db.statement"]
                 .as_str()
                 .unwrap_or(message)
@@ -263,7 +277,12 @@ fn statements_per_request(log: &str) -> Vec<Vec<String>> {
                 .iter()
                 .any(|u| summary.starts_with(u) || statement.starts_with(u))
             {
-                current.push(summary);
+                let inline = if event["target"] == "keyward::sql" {
+                    "inline: "
+                } else {
+                    ""
+                };
+                current.push(format!("{inline}{summary}"));
             }
         } else if message == "finished processing request" {
             counts.push(std::mem::take(&mut current));

@@ -11,6 +11,7 @@ use super::{Family, FamilyStore, Lifetimes, NewFamily, Presented, RefreshToken, 
 use crate::clock::UnixTime;
 use crate::crypto::token::TokenHash;
 use crate::store::Db;
+use crate::store::inline_reads::InlineReads;
 
 /// Families in the application database.
 #[derive(Clone)]
@@ -20,14 +21,22 @@ pub struct SqlFamilies {
     /// 100 ms each) put seconds into the tail latency of concurrent refreshes. SQLite allows one
     /// writer at a time anyway; PostgreSQL needs no such queue.
     writes: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// On SQLite, the liveness check of bearer requests reads inline.
+    inline: Option<Arc<InlineReads>>,
 }
 
 impl SqlFamilies {
     pub fn new(db: Db) -> Self {
         let sqlite = db.connect_options().database_url.scheme() == "sqlite";
+        let inline = InlineReads::open(db.connect_options().database_url.as_str())
+            .inspect_err(|err| tracing::warn!(error = %format!("{err:#}"), "inline SQLite reads unavailable"))
+            .ok()
+            .flatten()
+            .map(Arc::new);
         Self {
             db,
             writes: sqlite.then(Default::default),
+            inline,
         }
     }
 
@@ -220,15 +229,25 @@ impl FamilyStore for SqlFamilies {
     }
 
     async fn access_token_live(&self, jti: &str, sid: Option<&str>, now: UnixTime) -> anyhow::Result<bool> {
-        let (denied, live_sessions): (i64, i64) = sqlx::query_as(
-            "select (select count(*) from access_denylist where jti = $1 and expires_at > $3),
-                    (select count(*) from families where id = $2 and status = 'active')",
-        )
-        .bind(jti)
-        .bind(sid)
-        .bind(now)
-        .fetch_one(&self.db)
-        .await?;
+        let inline = self.inline.as_ref().and_then(|inline| {
+            inline.read("select (select count(*) from access_denylist …", |c| {
+                c.prepare_cached(ACCESS_TOKEN_LIVE)?.query_row(
+                    rusqlite::named_params! { "$1": jti, "$2": sid, "$3": now },
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+            })
+        });
+        let (denied, live_sessions): (i64, i64) = match inline {
+            Some(counts) => counts,
+            None => {
+                sqlx::query_as(ACCESS_TOKEN_LIVE)
+                    .bind(jti)
+                    .bind(sid)
+                    .bind(now)
+                    .fetch_one(&self.db)
+                    .await?
+            }
+        };
         Ok(denied == 0 && (sid.is_none() || live_sessions == 1))
     }
 }
@@ -302,6 +321,12 @@ async fn rotate_in(
         ..family
     }))
 }
+
+/// Whether an access token's jti is denied, and whether its session is live: `$1` jti, `$2`
+/// sid, `$3` now.
+const ACCESS_TOKEN_LIVE: &str =
+    "select (select count(*) from access_denylist where jti = $1 and expires_at > $3),
+        (select count(*) from families where id = $2 and status = 'active')";
 
 /// The family that issued `token`, with its current and previous hashes.
 async fn find_presented<'e>(
