@@ -66,6 +66,11 @@ pub struct Config {
     /// Password checks that may wait for a free computation; more are answered 503 at once.
     /// 0 means twice `password_concurrency`.
     pub password_queue: usize,
+    /// Requests in progress at once; more wait for a turn. 0 means 32 per CPU.
+    pub max_in_flight: usize,
+    /// How long a request waits for a turn before it is answered 503 with `Retry-After`.
+    #[serde(with = "humantime_serde")]
+    pub admission_wait: Duration,
     /// How long a stopping server waits for in-flight requests before exiting anyway.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
@@ -134,6 +139,8 @@ impl Default for Config {
             login_lockout_max: Duration::from_secs(15 * 60),
             password_concurrency: 0,
             password_queue: 0,
+            max_in_flight: 0,
+            admission_wait: Duration::from_millis(50),
             trusted_proxies: String::new(),
             shutdown_grace: Duration::from_secs(10),
             signup: Signup::Open,
@@ -294,6 +301,8 @@ impl fmt::Debug for Config {
             .field("login_lockout_max", &self.login_lockout_max)
             .field("password_concurrency", &self.password_concurrency)
             .field("password_queue", &self.password_queue)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("admission_wait", &self.admission_wait)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("signup", &self.signup)

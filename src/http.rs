@@ -13,11 +13,14 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
+use crate::http::admission::Admission;
 use crate::oauth::metadata::{
     AUTHORIZATION_PATH, END_SESSION_PATH, INTROSPECTION_PATH, JWKS_PATH, REVOCATION_PATH, TOKEN_PATH,
     USERINFO_PATH,
 };
 
+/// Bounded requests in progress; a burst beyond them is answered 503 at once.
+mod admission;
 /// The account and admin API.
 mod api;
 /// The authorization endpoint and its sign-in and consent forms.
@@ -88,7 +91,7 @@ fn api_routes() -> Router<AppState> {
 }
 
 /// The pages for browsers, each answered with the security headers of [`browser::security_headers`].
-fn browser_routes(state: &AppState) -> Router<AppState> {
+fn browser_routes(state: &AppState, admission: &Admission) -> Router<AppState> {
     Router::new()
         .route(
             AUTHORIZATION_PATH,
@@ -112,6 +115,10 @@ fn browser_routes(state: &AppState) -> Router<AppState> {
             "/verify-email",
             get(recovery::verify_form).post(recovery::verify_submit),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            (admission.clone(), state.clone()),
+            admission::page_gate,
+        ))
         .layer(axum::middleware::map_response_with_state(
             state.clone(),
             |State(app): State<AppState>, mut response: Response| async move {
@@ -121,7 +128,6 @@ fn browser_routes(state: &AppState) -> Router<AppState> {
         ))
 }
 
-/// Every route, with tracing, panic capture and a request deadline.
 /// The metrics listener's router: `GET /metrics` only, kept off the public port.
 pub fn metrics_router(state: AppState) -> Router {
     Router::new()
@@ -129,7 +135,10 @@ pub fn metrics_router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Every route, with tracing, panic capture, a request deadline and admission control (health
+/// probes, the stylesheet and the docs are never refused).
 pub fn router(state: AppState) -> Router {
+    let admission = Admission::new(&state);
     // Responses that carry tokens or token state must never be cached (RFC 6749 §5.1,
     // RFC 6750 §5.3).
     let browser_callable = Router::new()
@@ -166,11 +175,17 @@ pub fn router(state: AppState) -> Router {
         )
         .route(JWKS_PATH, get(discovery::jwks))
         .layer(cors::public());
-    Router::new()
+    let json = Router::new()
         .merge(protocol)
         .merge(accounts)
         .merge(documents)
-        .merge(browser_routes(&state))
+        .layer(axum::middleware::from_fn_with_state(
+            admission.clone(),
+            admission::json_gate,
+        ));
+    Router::new()
+        .merge(json)
+        .merge(browser_routes(&state, &admission))
         .route("/assets/keyward.css", get(pages::stylesheet))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))

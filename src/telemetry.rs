@@ -149,6 +149,11 @@ pub fn login_failed(locked_out: bool) {
     counter!("keyward_login_failures_total", "reason" => reason).increment(1);
 }
 
+/// A request refused by admission control: no turn came within the wait.
+pub fn request_shed() {
+    counter!("keyward_requests_shed_total").increment(1);
+}
+
 /// A password check refused with 503 because the hashing queue was full.
 pub fn login_shed() {
     counter!("keyward_logins_shed_total").increment(1);

@@ -24,6 +24,8 @@ pub struct Options {
     pub only: Vec<String>,
     /// Concurrent logins for the overload scenario.
     pub overload: usize,
+    /// Connections of the introspection burst in the overload scenarios.
+    pub burst: usize,
     /// Distinct access tokens the introspection scenario cycles through.
     pub tokens: usize,
     /// Access-token algorithms: the whole run is repeated for each, on a server of its own.
@@ -39,6 +41,7 @@ fn options() -> Options {
         only: Vec::new(),
         overload: 200,
         tokens: 8192,
+        burst: 1000,
         access_algs: vec![keyward::crypto::keys::Alg::RS256],
     };
     let mut args = std::env::args().skip(1);
@@ -52,6 +55,7 @@ fn options() -> Options {
             "--only" => options.only = value().split(',').map(str::to_owned).collect(),
             "--overload" => options.overload = value().parse().expect("--overload"),
             "--tokens" => options.tokens = value().parse().expect("--tokens"),
+            "--burst" => options.burst = value().parse().expect("--burst"),
             "--access-alg" => {
                 options.access_algs = value()
                     .split(',')
@@ -63,7 +67,7 @@ fn options() -> Options {
             other => panic!(
                 "unknown option {other}; options: --duration 10s --concurrency 16 --postgres URL --redis URL \
                  --only cc,password,refresh,introspect,code,jwks,overload --overload 200 \
-                 --tokens 8192 --access-alg RS256,ES256,EdDSA"
+                 --tokens 8192 --burst 1000 --access-alg RS256,ES256,EdDSA"
             ),
         }
     }

@@ -178,10 +178,9 @@ async fn measure(options: &Options, server: &Server, alg: Alg) {
     }
     if wanted("introspect") {
         let tokens = ctx.distinct_access_tokens(&users).await;
-        let share = tokens.len().div_ceil(options.concurrency);
         ctx.scenario("introspect", Bound::Verifications, options.concurrency, |i| {
             Work::Introspect {
-                tokens: tokens.iter().skip(i * share).take(share).cloned().collect(),
+                tokens: share_of(&tokens, i, options.concurrency),
                 next: 0,
             }
         })
@@ -214,6 +213,27 @@ async fn measure(options: &Options, server: &Server, alg: Alg) {
             |i| Work::Password {
                 username: users[i % users.len()].clone(),
                 scope: "api",
+            },
+        )
+        .await;
+        // The cheap endpoints, with ten times the connections of the run's other scenarios...
+        let burst = 10 * options.concurrency;
+        ctx.scenario(
+            &format!("client_credentials x{burst}"),
+            Bound::Signatures(1.0),
+            burst,
+            |_| Work::ClientCredentials,
+        )
+        .await;
+        // ...and a burst far beyond what any queue should hold.
+        let tokens = ctx.distinct_access_tokens(&users).await;
+        ctx.scenario(
+            &format!("introspect x{}", options.burst),
+            Bound::Verifications,
+            options.burst,
+            |i| Work::Introspect {
+                tokens: share_of(&tokens, i, options.burst),
+                next: 0,
             },
         )
         .await;
@@ -512,6 +532,18 @@ impl Ctx<'_> {
             );
         }
     }
+}
+
+/// Worker `i`'s part of the working set (at least one token, whatever the number of workers).
+fn share_of(tokens: &[String], i: usize, workers: usize) -> Vec<String> {
+    let share = (tokens.len() / workers).max(1);
+    tokens
+        .iter()
+        .cycle()
+        .skip(i * share)
+        .take(share)
+        .cloned()
+        .collect()
 }
 
 fn json_field(body: &[u8], field: &str) -> String {

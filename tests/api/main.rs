@@ -23,6 +23,7 @@ mod logout;
 mod metrics;
 mod oidc_client;
 mod openapi;
+mod overload;
 mod password;
 mod password_reset;
 mod process;
