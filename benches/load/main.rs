@@ -10,6 +10,7 @@
 mod client;
 mod limits;
 mod postgres;
+mod scale;
 mod scenarios;
 mod server;
 
@@ -24,6 +25,10 @@ pub struct Options {
     pub only: Vec<String>,
     /// Concurrent logins for the overload scenario.
     pub overload: usize,
+    /// Sizes of the growth benchmark (`--scale 10k,100k,1m`); empty for the usual run.
+    pub scale: Vec<usize>,
+    /// Distinct access tokens of the growth benchmark's introspection, at most.
+    pub working_set: usize,
     /// Connections of the introspection burst in the overload scenarios.
     pub burst: usize,
     /// Distinct access tokens the introspection scenario cycles through.
@@ -42,6 +47,8 @@ fn options() -> Options {
         overload: 200,
         tokens: 8192,
         burst: 1000,
+        scale: Vec::new(),
+        working_set: 100_000,
         access_algs: vec![keyward::crypto::keys::Alg::RS256],
     };
     let mut args = std::env::args().skip(1);
@@ -56,6 +63,8 @@ fn options() -> Options {
             "--overload" => options.overload = value().parse().expect("--overload"),
             "--tokens" => options.tokens = value().parse().expect("--tokens"),
             "--burst" => options.burst = value().parse().expect("--burst"),
+            "--scale" => options.scale = value().split(',').map(size).collect(),
+            "--working-set" => options.working_set = size(&value()),
             "--access-alg" => {
                 options.access_algs = value()
                     .split(',')
@@ -67,11 +76,24 @@ fn options() -> Options {
             other => panic!(
                 "unknown option {other}; options: --duration 10s --concurrency 16 --postgres URL --redis URL \
                  --only cc,password,refresh,introspect,code,jwks,overload --overload 200 \
-                 --tokens 8192 --burst 1000 --access-alg RS256,ES256,EdDSA"
+                 --tokens 8192 --burst 1000 --scale 10k,100k,1m --working-set 100k --access-alg RS256,ES256,EdDSA"
             ),
         }
     }
     options
+}
+
+/// `10k`, `1m`, `2500`: a count.
+fn size(text: &str) -> usize {
+    let text = text.trim().to_ascii_lowercase();
+    let (digits, factor) = match text.strip_suffix('k') {
+        Some(d) => (d, 1_000),
+        None => match text.strip_suffix('m') {
+            Some(d) => (d, 1_000_000),
+            None => (text.as_str(), 1),
+        },
+    };
+    digits.parse::<usize>().expect("a size such as 10k or 1m") * factor
 }
 
 fn main() {
@@ -80,5 +102,9 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    runtime.block_on(scenarios::run(&options));
+    if options.scale.is_empty() {
+        runtime.block_on(scenarios::run(&options));
+    } else {
+        runtime.block_on(scale::run(&options));
+    }
 }

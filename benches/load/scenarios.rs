@@ -17,7 +17,7 @@ use crate::server::{PASSWORD, Server, WEB_REDIRECT_URI};
 
 /// What a scenario's throughput is compared with.
 #[derive(Clone, Copy)]
-enum Bound {
+pub enum Bound {
     /// Signatures with the access-token algorithm, this many per request.
     Signatures(f64),
     /// Argon2id hashes, one per request.
@@ -28,7 +28,7 @@ enum Bound {
 }
 
 /// What one worker sends next.
-enum Work {
+pub enum Work {
     ClientCredentials,
     Password {
         username: String,
@@ -41,6 +41,21 @@ enum Work {
     Introspect {
         tokens: Vec<String>,
         next: usize,
+    },
+    /// Each worker refreshes its sessions in turn, one request each (the growth benchmark).
+    RefreshEach {
+        tokens: Vec<String>,
+        next: usize,
+    },
+    /// UserInfo with each access token of the worker's share in turn.
+    Userinfo {
+        tokens: Vec<String>,
+        next: usize,
+    },
+    /// A page of the admin's listing of accounts, from a cursor.
+    AdminList {
+        bearer: String,
+        after: String,
     },
     Discovery {
         turn: bool,
@@ -240,16 +255,24 @@ async fn measure(options: &Options, server: &Server, alg: Alg) {
     }
 }
 
-struct Ctx<'a> {
-    server: &'a Server,
-    basic: &'a str,
-    limits: &'a Limits,
-    options: &'a Options,
+pub struct Ctx<'a> {
+    pub server: &'a Server,
+    pub basic: &'a str,
+    pub limits: &'a Limits,
+    pub options: &'a Options,
+}
+
+/// What a scenario measured, for the growth benchmark's comparison across sizes.
+#[derive(Clone, Copy, Default)]
+pub struct Summary {
+    pub rps: f64,
+    pub p99: f64,
+    pub max: f64,
 }
 
 impl Ctx<'_> {
     /// Signs every user in once (outside the measurement); returns one field of each response.
-    async fn sign_in_all(&self, users: &[String], field: &str, scope: &'static str) -> Vec<String> {
+    pub async fn sign_in_all(&self, users: &[String], field: &str, scope: &'static str) -> Vec<String> {
         let mut connection = Connection::open(self.server.port).await;
         let mut values = Vec::new();
         for i in 0..self.options.concurrency {
@@ -272,7 +295,7 @@ impl Ctx<'_> {
     /// measurement), minted by refreshing one session per worker. More tokens than keyward's
     /// cache of verified signatures holds, so every introspection verifies a signature, as it
     /// does for a resource server that sees many users.
-    async fn distinct_access_tokens(&self, users: &[String]) -> Vec<String> {
+    pub async fn distinct_access_tokens(&self, users: &[String]) -> Vec<String> {
         let mut chains = self.sign_in_all(users, "refresh_token", "api").await;
         let mut connection = Connection::open(self.server.port).await;
         let mut tokens = Vec::with_capacity(self.options.tokens);
@@ -404,6 +427,31 @@ impl Ctx<'_> {
                     .await
             }
             Work::Code { cookie } => self.code_exchange(connection, cookie).await,
+            Work::RefreshEach { tokens, next } => {
+                let token = &tokens[*next % tokens.len()];
+                let body = format!("grant_type=refresh_token&refresh_token={}", encode(token));
+                connection
+                    .send(Method::POST, "/oauth/token", &form, body.into())
+                    .await
+            }
+            Work::Userinfo { tokens, next } => {
+                let bearer = format!("Bearer {}", tokens[*next % tokens.len()]);
+                connection
+                    .send(
+                        Method::GET,
+                        "/userinfo",
+                        &[("authorization", &bearer)],
+                        Bytes::new(),
+                    )
+                    .await
+            }
+            Work::AdminList { bearer, after } => {
+                let path = format!("/api/v1/users?after={}", encode(after));
+                let bearer = format!("Bearer {bearer}");
+                connection
+                    .send(Method::GET, &path, &[("authorization", &bearer)], Bytes::new())
+                    .await
+            }
             Work::Discovery { turn } => {
                 let path = if *turn {
                     "/.well-known/jwks.json"
@@ -415,7 +463,13 @@ impl Ctx<'_> {
         }
     }
 
-    async fn scenario(&self, name: &str, bound: Bound, workers: usize, work: impl Fn(usize) -> Work) {
+    pub async fn scenario(
+        &self,
+        name: &str,
+        bound: Bound,
+        workers: usize,
+        work: impl Fn(usize) -> Work,
+    ) -> Summary {
         let deadline = Instant::now() + self.options.duration;
         let mut connections = Vec::new();
         for _ in 0..workers {
@@ -444,8 +498,14 @@ impl Ctx<'_> {
                         if let Work::Discovery { turn } = &mut next {
                             *turn = !*turn;
                         }
-                        if let Work::Introspect { next, .. } = &mut next {
-                            *next += 1;
+                        match &mut next {
+                            Work::Introspect { next, .. } | Work::Userinfo { next, .. } => *next += 1,
+                            Work::RefreshEach { tokens, next } => {
+                                let at = *next % tokens.len();
+                                tokens[at] = json_field(&answer.body, "refresh_token");
+                                *next += 1;
+                            }
+                            _ => {}
                         }
                     } else if answer.status == 503 {
                         outcome.shed.push(answer.latency);
@@ -461,7 +521,7 @@ impl Ctx<'_> {
         let elapsed = started.elapsed();
         let cpu = self.server.cpu_time().saturating_sub(cpu_before);
         let (_, peak) = self.server.rss();
-        self.report(name, bound, workers, elapsed, cpu, peak, outcomes);
+        self.report(name, bound, workers, elapsed, cpu, peak, outcomes)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -474,7 +534,7 @@ impl Ctx<'_> {
         cpu: Duration,
         peak: u64,
         outcomes: Vec<Outcome>,
-    ) {
+    ) -> Summary {
         let mut latencies: Vec<Duration> = outcomes
             .iter()
             .flat_map(|o| o.latencies.iter().copied())
@@ -531,11 +591,16 @@ impl Ctx<'_> {
                 ms(&shed[(shed.len() * 99 / 100).min(shed.len() - 1)]),
             );
         }
+        Summary {
+            rps,
+            p99: percentile(0.99),
+            max: latencies.last().map_or(0.0, ms),
+        }
     }
 }
 
 /// Worker `i`'s part of the working set (at least one token, whatever the number of workers).
-fn share_of(tokens: &[String], i: usize, workers: usize) -> Vec<String> {
+pub fn share_of(tokens: &[String], i: usize, workers: usize) -> Vec<String> {
     let share = (tokens.len() / workers).max(1);
     tokens
         .iter()
@@ -546,7 +611,7 @@ fn share_of(tokens: &[String], i: usize, workers: usize) -> Vec<String> {
         .collect()
 }
 
-fn json_field(body: &[u8], field: &str) -> String {
+pub fn json_field(body: &[u8], field: &str) -> String {
     let value: serde_json::Value = serde_json::from_slice(body).expect("JSON response");
     value[field]
         .as_str()
@@ -554,14 +619,14 @@ fn json_field(body: &[u8], field: &str) -> String {
         .to_owned()
 }
 
-fn encode(value: &str) -> String {
+pub fn encode(value: &str) -> String {
     percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
-fn ms(d: &Duration) -> f64 {
+pub fn ms(d: &Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn mb(bytes: u64) -> f64 {
+pub fn mb(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }

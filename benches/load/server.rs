@@ -168,6 +168,46 @@ impl Server {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
+    /// The database the server runs on (the last `KEYWARD_DATABASE_URL` given wins).
+    pub fn database_url(&self) -> String {
+        self.env_value("KEYWARD_DATABASE_URL").expect("a database URL")
+    }
+
+    /// The Redis prefix of the server's keys, when families live in Redis.
+    pub fn redis_prefix(&self) -> Option<String> {
+        self.env_value("KEYWARD_REDIS_PREFIX")
+    }
+
+    /// The Redis URL the server was given.
+    pub fn env_redis_url(&self) -> String {
+        self.env_value("KEYWARD_REDIS_URL").expect("a Redis URL")
+    }
+
+    fn env_value(&self, name: &str) -> Option<String> {
+        self.env
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// Creates an administrator with the benchmark password.
+    pub fn admin(&self, email: &str) {
+        self.cli(
+            &[
+                "user",
+                "create",
+                "--email",
+                email,
+                "--role",
+                "admin",
+                "--password-stdin",
+                "--json",
+            ],
+            Some(PASSWORD),
+        );
+    }
+
     /// Creates a user with the benchmark password.
     pub fn user(&self, email: &str) {
         self.cli(
