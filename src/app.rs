@@ -38,6 +38,8 @@ pub struct AppState {
     pub redirect_origins: TtlCache<Vec<String>>,
     /// Access tokens whose signature verified.
     pub verified: VerifiedTokens,
+    /// On SQLite, reads of the hot paths run inline on connections of their own.
+    pub inline: Option<Arc<crate::store::inline_reads::InlineReads>>,
     /// Peers whose `X-Forwarded-For` names the real client.
     pub trusted_proxies: Arc<[std::net::IpAddr]>,
 }
@@ -64,6 +66,7 @@ impl AppState {
         let mailer = Mailer::from_config(&config)?;
         let cache_ttl = crate::clock::seconds(config.cache_ttl);
         let families = Families::from_config(&config, db.clone()).await?;
+        let inline = crate::store::inline_reads::InlineReads::for_pool(&db);
         Ok(Self {
             trusted_proxies,
             codes: Codes::beside(&families, db.clone()),
@@ -78,6 +81,7 @@ impl AppState {
             users: TtlCache::new(cache_ttl),
             redirect_origins: TtlCache::new(cache_ttl),
             verified: VerifiedTokens::default(),
+            inline,
         })
     }
 
@@ -109,7 +113,11 @@ impl AppState {
     pub async fn user(&self, id: &str) -> Result<Option<Arc<User>>, sqlx::Error> {
         let now = self.clock.now();
         self.users
-            .get_or_load(id, now, crate::store::users::find(&self.db, id))
+            .get_or_load(
+                id,
+                now,
+                crate::store::users::find_with(&self.db, self.inline.as_deref(), id),
+            )
             .await
     }
 

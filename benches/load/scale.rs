@@ -83,6 +83,9 @@ pub async fn run(options: &Options) {
         }
     }
     compare(&measured);
+    // The CI smoke run relies on this: a scenario that failed requests fails the run.
+    let errors: u64 = measured.iter().flat_map(|m| &m.summaries).map(|s| s.errors).sum();
+    assert_eq!(errors, 0, "requests failed (see the statuses above)");
 }
 
 /// What seeding left for the scenarios.

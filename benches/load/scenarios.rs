@@ -267,6 +267,8 @@ pub struct Ctx<'a> {
 pub struct Summary {
     pub rps: f64,
     pub p99: f64,
+    /// Answers other than 200 and 503.
+    pub errors: u64,
     pub max: f64,
 }
 
@@ -594,6 +596,11 @@ impl Ctx<'_> {
         Summary {
             rps,
             p99: percentile(0.99),
+            errors: statuses
+                .iter()
+                .filter(|(status, _)| ![200, 503].contains(*status))
+                .map(|(_, n)| n)
+                .sum(),
             max: latencies.last().map_or(0.0, ms),
         }
     }

@@ -7,7 +7,7 @@
 //! thread, in a few microseconds. It reads the committed state at the time of the request, as
 //! the pool would: nothing is cached, so a revocation by any process is seen at once.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
@@ -18,6 +18,16 @@ pub struct InlineReads {
 }
 
 impl InlineReads {
+    /// Connections to the SQLite file of `db`; `None` for PostgreSQL, an in-memory database, or
+    /// a file these connections cannot open (logged: the pool then serves every read).
+    pub fn for_pool(db: &super::Db) -> Option<Arc<Self>> {
+        Self::open(db.connect_options().database_url.as_str())
+            .inspect_err(|err| tracing::warn!(error = %format!("{err:#}"), "inline SQLite reads unavailable"))
+            .ok()
+            .flatten()
+            .map(Arc::new)
+    }
+
     /// Connections to the file `url` names; `None` for another database or an in-memory one.
     /// One per core: a read holds its connection for microseconds and never yields.
     pub fn open(url: &str) -> anyhow::Result<Option<Self>> {

@@ -3,6 +3,7 @@
 use sqlx::FromRow;
 
 use crate::clock::UnixTime;
+use crate::store::inline_reads::InlineReads;
 use crate::store::{Db, split_words};
 
 mod listing;
@@ -146,6 +147,30 @@ struct UserRoleRow {
     permissions: Option<String>,
 }
 
+impl UserRoleRow {
+    /// A [`with_roles`] row read by an inline SQLite connection (columns in that order).
+    fn from_inline(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            user: UserRow {
+                id: row.get(0)?,
+                email: row.get(1)?,
+                name: row.get(2)?,
+                given_name: row.get(3)?,
+                family_name: row.get(4)?,
+                locale: row.get(5)?,
+                status: row.get(6)?,
+                email_verified: row.get(7)?,
+                created_at: row.get(8)?,
+                updated_at: row.get(9)?,
+                deleted_at: row.get(10)?,
+            },
+            password_hash: row.get(11)?,
+            role: row.get(12)?,
+            permissions: row.get(13)?,
+        })
+    }
+}
+
 /// The account of [`with_roles`] rows, and its password hash.
 fn fold(rows: Vec<UserRoleRow>) -> Option<(User, Option<String>)> {
     let mut grants = Vec::new();
@@ -191,10 +216,27 @@ pub async fn create(db: &Db, new: NewUser<'_>, now: UnixTime) -> Result<User, Cr
 
 /// A live (not deleted) account by id.
 pub async fn find(db: &Db, id: &str) -> Result<Option<User>, sqlx::Error> {
-    let rows = sqlx::query_as(with_roles!("u.id = $1 and u.deleted_at is null"))
-        .bind(id)
-        .fetch_all(db)
-        .await?;
+    find_with(db, None, id).await
+}
+
+/// As [`find`], read inline when `inline` is given (the per-request lookup of a token's user).
+pub async fn find_with(db: &Db, inline: Option<&InlineReads>, id: &str) -> Result<Option<User>, sqlx::Error> {
+    const FIND: &str = with_roles!("u.id = $1 and u.deleted_at is null");
+    let read = inline.and_then(|inline| {
+        inline.read(
+            "select u.id, u.email, u.name, u.given_name, u.family_name, …",
+            |c| {
+                let mut statement = c.prepare_cached(FIND)?;
+                let rows =
+                    statement.query_map(rusqlite::named_params! { "$1": id }, UserRoleRow::from_inline)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            },
+        )
+    });
+    let rows = match read {
+        Some(rows) => rows,
+        None => sqlx::query_as(FIND).bind(id).fetch_all(db).await?,
+    };
     Ok(fold(rows).map(|(user, _)| user))
 }
 

@@ -435,3 +435,54 @@ async fn ending_a_sign_in_session_ends_exactly_its_families() {
         0
     );
 }
+
+/// The pass works through the families a chunk of ids at a time (so SQLite's write lock is
+/// never held for a whole-table scan): with several chunks' worth of sessions, live and idle
+/// interleaved, it removes every idle one and keeps every live one.
+#[tokio::test]
+async fn pruning_works_through_more_families_than_one_chunk() {
+    let app = TestApp::spawn().await;
+    if app.state.config.redis_url.is_some() {
+        return; // families in Redis expire by their key TTLs
+    }
+    let client = app.full_client().await;
+    let user = app.user("ada@example.com", "pw-pw-pw-pw").await;
+    let now = app.clock.now();
+    let idle = keyward::clock::seconds(app.state.config.refresh_idle_ttl);
+    let access = keyward::clock::seconds(app.state.config.access_token_ttl);
+    let sessions = 2_500;
+    for batch in (0..sessions).collect::<Vec<_>>().chunks(250) {
+        let rows: Vec<String> = batch
+            .iter()
+            .map(|i| {
+                // Random ids: idle and live sessions are spread over every chunk.
+                let rotated = if i % 2 == 0 { now } else { now - idle - access - 1 };
+                format!(
+                    "('{}', '{user}', '{}', 'api', {rotated}, {rotated}, {}, {rotated})",
+                    uuid::Uuid::new_v4(),
+                    client.id,
+                    now + 3600 * 24 * 365
+                )
+            })
+            .collect();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "insert into families (id, user_id, client_id, scope, auth_time, created_at, absolute_expires_at, rotated_at)
+             values {}",
+            rows.join(", ")
+        )))
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    }
+    assert_eq!(app.state.prune().await.unwrap().families, sessions as u64 / 2);
+    let left: i64 = sqlx::query_scalar("select count(*) from families where rotated_at = $1")
+        .bind(now)
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    let all: i64 = sqlx::query_scalar("select count(*) from families")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!((left, all), (sessions / 2, sessions / 2));
+}

@@ -28,11 +28,7 @@ pub struct SqlFamilies {
 impl SqlFamilies {
     pub fn new(db: Db) -> Self {
         let sqlite = db.connect_options().database_url.scheme() == "sqlite";
-        let inline = InlineReads::open(db.connect_options().database_url.as_str())
-            .inspect_err(|err| tracing::warn!(error = %format!("{err:#}"), "inline SQLite reads unavailable"))
-            .ok()
-            .flatten()
-            .map(Arc::new);
+        let inline = InlineReads::for_pool(&db);
         Self {
             db,
             writes: sqlite.then(Default::default),
