@@ -353,11 +353,7 @@ async fn measure(
     limits: &limits::Limits,
     seeded: &Seeded,
 ) -> Vec<Summary> {
-    let credentials = format!("{}:{}", server.client_id, server.client_secret);
-    let basic = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(credentials)
-    );
+    let basic = server.basic_authorization();
     let ctx = Ctx {
         server,
         basic: &basic,

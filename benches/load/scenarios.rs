@@ -152,11 +152,7 @@ async fn measure(options: &Options, server: &Server, alg: Alg) {
         "{:<20} {:>5} {:>9} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10}  statuses",
         "scenario", "conns", "req/s", "p50 ms", "p99 ms", "max ms", "cpu/req", "peak RSS", "ratio",
     );
-    let credentials = format!("{}:{}", server.client_id, server.client_secret);
-    let basic = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(credentials)
-    );
+    let basic = server.basic_authorization();
     let ctx = Ctx {
         server,
         basic: &basic,

@@ -168,6 +168,16 @@ impl Server {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
+    /// `Basic …` credentials of the benchmark's client.
+    pub fn basic_authorization(&self) -> String {
+        use base64::Engine;
+        let credentials = format!("{}:{}", self.client_id, self.client_secret);
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(credentials)
+        )
+    }
+
     /// The database the server runs on (the last `KEYWARD_DATABASE_URL` given wins).
     pub fn database_url(&self) -> String {
         self.env_value("KEYWARD_DATABASE_URL").expect("a database URL")
