@@ -72,3 +72,50 @@ impl InlineReads {
             .ok()
     }
 }
+
+/// One read-write connection for the refresh rotation, used only inside the process's write
+/// turn, so it never waits for another writer of this process; a writer of another process (the
+/// CLI) makes it give up after a short wait, and the caller goes through the pool instead.
+pub struct InlineWrite {
+    connection: Mutex<Connection>,
+}
+
+impl InlineWrite {
+    /// A connection to the SQLite file of `db`; `None` as for [`InlineReads::for_pool`].
+    pub fn for_pool(db: &super::Db) -> Option<Arc<Self>> {
+        let url = db.connect_options().database_url.as_str().to_owned();
+        let path = super::sqlite_path(&url)?;
+        let opened = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .and_then(|connection| {
+            connection.busy_timeout(Duration::from_millis(20))?;
+            connection.pragma_update(None, "synchronous", "normal")?;
+            connection.pragma_update(None, "foreign_keys", true)?;
+            Ok(connection)
+        });
+        match opened {
+            Ok(connection) => Some(Arc::new(Self {
+                connection: Mutex::new(connection),
+            })),
+            Err(err) => {
+                tracing::warn!(%err, "inline SQLite writes unavailable");
+                None
+            }
+        }
+    }
+
+    /// Runs `write`; `None` when it failed (the caller asks the pool, which sorts errors).
+    pub fn write<T>(
+        &self,
+        summary: &'static str,
+        write: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Option<T> {
+        let connection = self.connection.try_lock().ok()?;
+        tracing::debug!(target: "keyward::sql", summary, "inline write");
+        write(&connection)
+            .inspect_err(|err| tracing::debug!(%err, summary, "inline write failed; asking the pool"))
+            .ok()
+    }
+}
