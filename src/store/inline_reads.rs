@@ -93,10 +93,6 @@ impl InlineWrite {
             connection.busy_timeout(Duration::from_millis(20))?;
             connection.pragma_update(None, "synchronous", "normal")?;
             connection.pragma_update(None, "foreign_keys", true)?;
-            // Checkpoints copy pages into the database file and sync it (hundreds of
-            // milliseconds on a large file): never on the request's thread. The caller runs
-            // them through the pool (see `SqlFamilies`).
-            connection.pragma_update(None, "wal_autocheckpoint", 0)?;
             Ok(connection)
         });
         match opened {

@@ -25,8 +25,6 @@ pub struct SqlFamilies {
     inline: Option<Arc<InlineReads>>,
     /// On SQLite, the rotation's compare-and-set runs inline, in the write turn.
     inline_write: Option<Arc<InlineWrite>>,
-    /// Inline rotations so far, for the checkpoints.
-    rotations: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl SqlFamilies {
@@ -36,29 +34,9 @@ impl SqlFamilies {
         let inline_write = InlineWrite::for_pool(&db);
         Self {
             inline_write,
-            rotations: Arc::default(),
             db,
             writes: sqlite.then(Default::default),
             inline,
-        }
-    }
-
-    /// Every `CHECKPOINT_EVERY` inline rotations, a passive checkpoint through the pool (on
-    /// sqlx's thread, in the write turn, as SQLite's own automatic checkpoint would run in the
-    /// writer): the inline connection never checkpoints itself, so a sync of the database file
-    /// never blocks a request thread.
-    async fn checkpoint_if_due(&self) {
-        if self.inline_write.is_none()
-            || self.rotations.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % CHECKPOINT_EVERY
-                != CHECKPOINT_EVERY - 1
-        {
-            return;
-        }
-        if let Err(err) = sqlx::query("pragma wal_checkpoint(passive)")
-            .execute(&self.db)
-            .await
-        {
-            tracing::debug!(%err, "checkpoint failed; the next one will try again");
         }
     }
 
@@ -78,10 +56,6 @@ impl SqlFamilies {
         done
     }
 }
-
-/// Inline rotations between checkpoints: each writes about five pages to the log, so this is
-/// SQLite's own default of a checkpoint every thousand pages.
-const CHECKPOINT_EVERY: u64 = 200;
 
 /// The family columns, unqualified (as `returning` needs them)...
 macro_rules! columns {
@@ -183,20 +157,15 @@ impl FamilyStore for SqlFamilies {
         now: UnixTime,
         lifetimes: Lifetimes,
     ) -> anyhow::Result<Rotation> {
-        self.in_turn(async {
-            let rotation = rotate_in(
-                &self.db,
-                self.inline_write.as_deref(),
-                presented,
-                successor,
-                client_id,
-                now,
-                lifetimes,
-            )
-            .await;
-            self.checkpoint_if_due().await;
-            rotation
-        })
+        self.in_turn(rotate_in(
+            &self.db,
+            self.inline_write.as_deref(),
+            presented,
+            successor,
+            client_id,
+            now,
+            lifetimes,
+        ))
         .await
     }
 
