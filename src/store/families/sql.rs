@@ -11,7 +11,7 @@ use super::{Family, FamilyStore, Lifetimes, NewFamily, Presented, RefreshToken, 
 use crate::clock::UnixTime;
 use crate::crypto::token::TokenHash;
 use crate::store::Db;
-use crate::store::inline_reads::{InlineReads, InlineWrite};
+use crate::store::inline_reads::InlineReads;
 
 /// Families in the application database.
 #[derive(Clone)]
@@ -23,17 +23,13 @@ pub struct SqlFamilies {
     writes: Option<Arc<tokio::sync::Mutex<()>>>,
     /// On SQLite, the liveness check of bearer requests reads inline.
     inline: Option<Arc<InlineReads>>,
-    /// On SQLite, the rotation's compare-and-set runs inline, in the write turn.
-    inline_write: Option<Arc<InlineWrite>>,
 }
 
 impl SqlFamilies {
     pub fn new(db: Db) -> Self {
         let sqlite = db.connect_options().database_url.scheme() == "sqlite";
         let inline = InlineReads::for_pool(&db);
-        let inline_write = InlineWrite::for_pool(&db);
         Self {
-            inline_write,
             db,
             writes: sqlite.then(Default::default),
             inline,
@@ -82,24 +78,6 @@ struct FamilyRow {
     generation: i64,
     status: String,
     signin_id: Option<String>,
-}
-
-impl FamilyRow {
-    /// A row of [`columns`] read by an inline SQLite connection.
-    fn from_inline(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Self {
-            id: row.get(0)?,
-            user_id: row.get(1)?,
-            client_id: row.get(2)?,
-            scope: row.get(3)?,
-            auth_time: row.get(4)?,
-            absolute_expires_at: row.get(5)?,
-            rotated_at: row.get(6)?,
-            generation: row.get(7)?,
-            status: row.get(8)?,
-            signin_id: row.get(9)?,
-        })
-    }
 }
 
 impl From<FamilyRow> for Family {
@@ -158,13 +136,7 @@ impl FamilyStore for SqlFamilies {
         lifetimes: Lifetimes,
     ) -> anyhow::Result<Rotation> {
         self.in_turn(rotate_in(
-            &self.db,
-            self.inline_write.as_deref(),
-            presented,
-            successor,
-            client_id,
-            now,
-            lifetimes,
+            &self.db, presented, successor, client_id, now, lifetimes,
         ))
         .await
     }
@@ -279,7 +251,6 @@ impl FamilyStore for SqlFamilies {
 /// The rotation itself (see [`FamilyStore::rotate`]), in the write turn.
 async fn rotate_in(
     db: &Db,
-    inline: Option<&InlineWrite>,
     presented: &RefreshToken,
     successor: &TokenHash,
     client_id: &str,
@@ -290,32 +261,21 @@ async fn rotate_in(
     // concurrent presentations exactly one updates the row. It is the whole rotation: a
     // trigger records the successor in `refresh_tokens` within the same statement
     // (migration 20261205000005), so it needs no transaction around it.
-    let inline = inline.and_then(|inline| {
-        inline.write("update families set previous_hash …", |c| {
-            let mut statement = c.prepare_cached(ROTATE)?;
-            let mut rows = statement.query(rusqlite::named_params! {
-                "$1": presented.hash.as_str(),
-                "$2": successor.as_str(),
-                "$3": client_id,
-                "$4": now,
-                "$5": lifetimes.idle,
-            })?;
-            rows.next()?.map(FamilyRow::from_inline).transpose()
-        })
-    });
-    let rotated: Option<FamilyRow> = match inline {
-        Some(rotated) => rotated,
-        None => {
-            sqlx::query_as(ROTATE)
-                .bind(presented.hash.as_str())
-                .bind(successor.as_str())
-                .bind(client_id)
-                .bind(now)
-                .bind(lifetimes.idle)
-                .fetch_optional(db)
-                .await?
-        }
-    };
+    let rotated: Option<FamilyRow> = sqlx::query_as(concat!(
+        "update families set previous_hash = current_hash, current_hash = $2,
+                generation = generation + 1, rotated_at = $4
+         where current_hash = $1 and client_id = $3 and status = 'active'
+           and absolute_expires_at > $4 and rotated_at > $4 - $5
+         returning ",
+        columns!()
+    ))
+    .bind(presented.hash.as_str())
+    .bind(successor.as_str())
+    .bind(client_id)
+    .bind(now)
+    .bind(lifetimes.idle)
+    .fetch_optional(db)
+    .await?;
     if let Some(row) = rotated {
         return Ok(Rotation::Rotated(Family::from(row)));
     }
@@ -357,17 +317,6 @@ async fn rotate_in(
         ..family
     }))
 }
-
-/// The rotation's compare-and-set: `$1` presented hash, `$2` successor, `$3` client, `$4` now,
-/// `$5` idle lifetime.
-const ROTATE: &str = concat!(
-    "update families set previous_hash = current_hash, current_hash = $2,
-            generation = generation + 1, rotated_at = $4
-     where current_hash = $1 and client_id = $3 and status = 'active'
-       and absolute_expires_at > $4 and rotated_at > $4 - $5
-     returning ",
-    columns!()
-);
 
 /// Whether an access token's jti is denied, and whether its session is live: `$1` jti, `$2`
 /// sid, `$3` now.
