@@ -65,8 +65,10 @@ impl AppState {
         let trusted_proxies = config.trusted_proxy_addrs()?.into();
         let mailer = Mailer::from_config(&config)?;
         let cache_ttl = crate::clock::seconds(config.cache_ttl);
-        let families = Families::from_config(&config, db.clone()).await?;
+        // One set of inline connections for the process: the families' liveness check and the
+        // user lookups share it.
         let inline = crate::store::inline_reads::InlineReads::for_pool(&db);
+        let families = Families::from_config(&config, db.clone(), inline.clone()).await?;
         Ok(Self {
             trusted_proxies,
             codes: Codes::beside(&families, db.clone()),

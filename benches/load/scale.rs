@@ -206,7 +206,9 @@ async fn seed(server: &Server, options: &Options, size: usize) -> Seeded {
                 redis_prefix: prefix,
                 ..keyward::config::Config::default()
             };
-            let families = Families::from_config(&config, db.clone()).await.expect("Redis");
+            let families = Families::from_config(&config, db.clone(), None)
+                .await
+                .expect("Redis");
             let families = &families;
             let user_ids: Vec<String> = (0..size).map(user_id).collect();
             let user_ids = &user_ids;

@@ -122,7 +122,7 @@ pub async fn run(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::Delete { user } => {
             let user = find_user(&db, &user).await?;
-            let families = Families::from_config(&config, db.clone()).await?;
+            let families = Families::from_config(&config, db.clone(), None).await?;
             keyward::accounts::admin::delete_account(&db, &families, &user.id, now).await?;
             eprintln!(
                 "deleted user {} ({}); their sessions have ended",

@@ -200,9 +200,12 @@ pub enum Families {
 }
 
 impl Families {
-    /// Families kept in the application database.
-    pub fn for_database(db: crate::store::Db) -> Self {
-        Families::Sql(sql::SqlFamilies::new(db))
+    /// Families kept in the application database, read inline through `inline` where given.
+    pub fn for_database(
+        db: crate::store::Db,
+        inline: Option<std::sync::Arc<crate::store::inline_reads::InlineReads>>,
+    ) -> Self {
+        Families::Sql(sql::SqlFamilies::new(db, inline))
     }
 
     /// The Redis connection, when families live there.
@@ -222,13 +225,17 @@ impl Families {
         }
     }
 
-    /// The backend the configuration names.
-    pub async fn from_config(config: &crate::config::Config, db: crate::store::Db) -> anyhow::Result<Self> {
+    /// The backend the configuration names; `inline` as for [`Families::for_database`].
+    pub async fn from_config(
+        config: &crate::config::Config,
+        db: crate::store::Db,
+        inline: Option<std::sync::Arc<crate::store::inline_reads::InlineReads>>,
+    ) -> anyhow::Result<Self> {
         Ok(match &config.redis_url {
             Some(url) => Families::Redis(redis::RedisFamilies::new(
                 crate::store::redis::Redis::connect(url, &config.redis_prefix).await?,
             )),
-            None => Families::for_database(db),
+            None => Families::for_database(db, inline),
         })
     }
 }

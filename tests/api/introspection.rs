@@ -201,7 +201,7 @@ async fn sessions_and_tokens_ended_by_another_process_are_inactive_at_once() {
     let other_db = keyward::store::connect(&app.state.config.database_url)
         .await
         .unwrap();
-    let other = keyward::store::families::Families::from_config(&app.state.config, other_db)
+    let other = keyward::store::families::Families::from_config(&app.state.config, other_db, None)
         .await
         .unwrap();
     let now = app.clock.now();

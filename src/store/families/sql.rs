@@ -26,9 +26,9 @@ pub struct SqlFamilies {
 }
 
 impl SqlFamilies {
-    pub fn new(db: Db) -> Self {
+    /// Families in `db`; `inline`, the process's inline SQLite reads, if any.
+    pub fn new(db: Db, inline: Option<Arc<InlineReads>>) -> Self {
         let sqlite = db.connect_options().database_url.scheme() == "sqlite";
-        let inline = InlineReads::for_pool(&db);
         Self {
             db,
             writes: sqlite.then(Default::default),
