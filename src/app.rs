@@ -18,9 +18,21 @@ use crate::store::{self, Db};
 
 pub use crate::http::router;
 
-/// Everything a request needs, cheap to clone.
+/// Everything a request needs, behind one `Arc`: axum clones the state for every request and
+/// every middleware, and one reference count is cheaper than one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Parts>);
+
+impl std::ops::Deref for AppState {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct Parts {
     pub config: Arc<Config>,
     pub db: Db,
     pub families: Families,
@@ -69,7 +81,7 @@ impl AppState {
         // user lookups share it.
         let inline = crate::store::inline_reads::InlineReads::for_pool(&db);
         let families = Families::from_config(&config, db.clone(), inline.clone()).await?;
-        Ok(Self {
+        Ok(Self(Arc::new(Parts {
             trusted_proxies,
             codes: Codes::beside(&families, db.clone()),
             families,
@@ -84,7 +96,7 @@ impl AppState {
             redirect_origins: TtlCache::new(cache_ttl),
             verified: VerifiedTokens::default(),
             inline,
-        })
+        })))
     }
 
     /// Deletes what can no longer matter: ended sessions whose access tokens have expired too,
