@@ -12,6 +12,8 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 
 /// Clients and users cached briefly in the process.
 pub mod cache;
+/// SQLite's WAL checkpoints, off the writers' path.
+pub mod checkpoints;
 /// OAuth clients.
 pub mod clients;
 /// Authorization codes: single use, in Redis or SQL.
@@ -80,6 +82,8 @@ pub async fn connect(url: &str) -> anyhow::Result<Db> {
                     conn.execute("pragma busy_timeout = 5000").await?;
                     conn.execute("pragma foreign_keys = on").await?;
                     conn.execute("pragma synchronous = normal").await?;
+                    // The server checkpoints in a task of its own (store::checkpoints).
+                    conn.execute(checkpoints::WRITER_FALLBACK).await?;
                 }
                 Ok(())
             })
@@ -113,7 +117,8 @@ pub async fn ping(db: &Db) -> bool {
     sqlx::query("select 1").execute(db).await.is_ok()
 }
 
-fn is_sqlite(url: &str) -> bool {
+/// Whether a URL names a SQLite database.
+pub fn is_sqlite(url: &str) -> bool {
     url.starts_with("sqlite:")
 }
 

@@ -8,6 +8,7 @@ mod audit;
 mod authorize;
 mod bad_input;
 mod browser;
+mod checkpoints;
 mod cli;
 mod client_credentials;
 mod code_flow;
