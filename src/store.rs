@@ -117,9 +117,13 @@ pub async fn ping(db: &Db) -> bool {
     sqlx::query("select 1").execute(db).await.is_ok()
 }
 
-/// Whether a URL names a SQLite database.
-pub fn is_sqlite(url: &str) -> bool {
+fn is_sqlite(url: &str) -> bool {
     url.starts_with("sqlite:")
+}
+
+/// Whether a pool is one to a SQLite database.
+pub fn is_sqlite_pool(db: &Db) -> bool {
+    is_sqlite(db.connect_options().database_url.as_str())
 }
 
 /// The file a SQLite URL names; `None` for another database or an in-memory one.

@@ -32,9 +32,7 @@ pub async fn run(mut config: Config, dev: bool) -> anyhow::Result<()> {
     tokio::spawn(prune_periodically(state.clone()));
     tokio::spawn(reload_keys_periodically(state.clone()));
     tokio::spawn(keyward::telemetry::upkeep_periodically());
-    if store::is_sqlite(&state.config.database_url) {
-        tokio::spawn(store::checkpoints::run_periodically(state.db.clone()));
-    }
+    tokio::spawn(store::checkpoints::run_periodically(state.db.clone()));
     if let Some(metrics_bind) = &state.config.metrics_bind {
         let listener = tokio::net::TcpListener::bind(metrics_bind)
             .await

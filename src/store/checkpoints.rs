@@ -20,8 +20,11 @@ pub const EVERY: Duration = Duration::from_millis(250);
 /// task is not running (the CLI, tests) or cannot keep up. Set on every pool connection.
 pub const WRITER_FALLBACK: &str = "pragma wal_autocheckpoint = 10000";
 
-/// Runs passive checkpoints forever; for a SQLite pool only.
+/// Runs passive checkpoints forever on a SQLite pool; returns at once for another database.
 pub async fn run_periodically(db: Db) {
+    if !super::is_sqlite_pool(&db) {
+        return;
+    }
     let mut every = tokio::time::interval(EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -28,7 +28,7 @@ pub struct SqlFamilies {
 impl SqlFamilies {
     /// Families in `db`; `inline`, the process's inline SQLite reads, if any.
     pub fn new(db: Db, inline: Option<Arc<InlineReads>>) -> Self {
-        let sqlite = db.connect_options().database_url.scheme() == "sqlite";
+        let sqlite = crate::store::is_sqlite_pool(&db);
         Self {
             db,
             writes: sqlite.then(Default::default),
