@@ -28,6 +28,7 @@ mod overload;
 mod password;
 mod password_reset;
 mod process;
+mod redis_layout;
 mod refresh;
 mod replicas;
 mod resource_server;

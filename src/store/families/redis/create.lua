@@ -1,14 +1,12 @@
--- Creates a family. KEYS: family hash, issued-token set.
--- ARGV: id, user_id, client_id, scope, auth_time, absolute_expires_at, now, first token hash ('' for
--- none), expire_at (the key TTL: the idle or absolute expiry, whichever is first), signin_id ('' for
--- none).
-redis.call('HSET', KEYS[1],
-  'id', ARGV[1], 'user_id', ARGV[2], 'client_id', ARGV[3], 'scope', ARGV[4],
-  'auth_time', ARGV[5], 'absolute_expires_at', ARGV[6], 'rotated_at', ARGV[7],
-  'generation', 0, 'status', 'active', 'current', ARGV[8], 'previous', '', 'signin_id', ARGV[10])
-redis.call('EXPIREAT', KEYS[1], ARGV[9])
-if ARGV[8] ~= '' then
-  redis.call('SADD', KEYS[2], ARGV[8])
-  redis.call('EXPIREAT', KEYS[2], ARGV[9])
-end
+-- Creates a family. KEYS: its hash (then the upgrade keys, unused). ARGV: user_id, client_id, scope,
+-- auth_time, absolute_expires_at, now, first token hash ('' for none), expire_at (the key TTL: the
+-- idle or absolute expiry, whichever is first), signin_id ('' for none).
+-- The hash: u user, c client, s scope, a auth_time, x absolute expiry, r rotated_at, g generation,
+-- h current token hash, p previous, i sign-in session, e why it ended and t when (absent: active),
+-- and one empty field per token hash the family ever issued (43 characters, so never a name above).
+redis.call('HSET', KEYS[1], 'u', ARGV[1], 'c', ARGV[2], 's', ARGV[3], 'a', ARGV[4], 'x', ARGV[5],
+  'r', ARGV[6], 'g', 0)
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'h', ARGV[7], ARGV[7], '') end
+if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'i', ARGV[9]) end
+redis.call('EXPIREAT', KEYS[1], ARGV[8])
 return 1

@@ -1,7 +1,6 @@
--- The family of an issued refresh token. KEYS: family hash, issued-token set. ARGV: token hash.
--- Returns the family fields and its current hash, or nil for a token the family never issued.
-if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then return false end
-local fields = redis.call('HMGET', KEYS[1], 'id', 'user_id', 'client_id', 'scope', 'auth_time',
-  'absolute_expires_at', 'rotated_at', 'generation', 'status', 'signin_id', 'current')
+-- A family, after the upgrade prelude. KEYS: family hash, upgrade keys. ARGV: a token hash the
+-- family must have issued, or '' for any. Returns its fields and current hash, or nil.
+if ARGV[1] ~= '' and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return false end
+local fields = redis.call('HMGET', KEYS[1], 'u', 'c', 's', 'a', 'x', 'r', 'g', 'e', 'i', 'h')
 if not fields[1] then return false end
 return fields

@@ -1,4 +1,6 @@
--- Ends a session. KEYS: family hash. ARGV: reason, now. Returns 1 if it was active.
-if redis.call('HGET', KEYS[1], 'status') ~= 'active' then return 0 end
-redis.call('HSET', KEYS[1], 'status', 'revoked', 'revoked_reason', ARGV[1], 'revoked_at', ARGV[2])
+-- Ends a session, after the upgrade prelude. KEYS: family hash, upgrade keys. ARGV: reason, now.
+-- Returns 1 if it was active.
+local f = redis.call('HMGET', KEYS[1], 'u', 'e')
+if not f[1] or f[2] then return 0 end
+redis.call('HSET', KEYS[1], 'e', ARGV[1], 't', ARGV[2])
 return 1
