@@ -18,6 +18,8 @@ pub mod me;
 pub mod password_policy;
 /// Password reset through a link sent by email.
 pub mod password_reset;
+/// Request limits of the endpoints anyone may call.
+pub mod request_limits;
 /// Custom roles.
 pub mod roles;
 /// Creating accounts.

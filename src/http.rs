@@ -37,6 +37,8 @@ mod docs;
 mod error;
 /// Form, client-address and header extractors.
 mod extract;
+/// Headers on every answer and bounds on every request.
+mod hardening;
 /// Liveness and readiness.
 mod health;
 /// RFC 7662 introspection endpoint.
@@ -198,8 +200,10 @@ pub fn router(state: AppState) -> Router {
             Duration::from_secs(30),
         ))
         .layer(CatchPanicLayer::custom(error::panic_response))
+        .layer(axum::middleware::from_fn(hardening::bound_request))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             // The path only: a query string may carry a secret.
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
         }))
+        .layer(axum::middleware::map_response(hardening::harden))
 }

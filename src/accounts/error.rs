@@ -93,7 +93,7 @@ impl ApiError {
             ApiError::InvalidRequest(t)
             | ApiError::Forbidden(t)
             | ApiError::NotFound(t)
-            | ApiError::Conflict(t) => Cow::Borrowed(t),
+            | ApiError::Conflict(t) => crate::oauth::error::bounded(t),
             ApiError::TooManyAttempts { retry_after } => {
                 Cow::Owned(format!("too many attempts; retry in {retry_after} seconds"))
             }
@@ -102,7 +102,7 @@ impl ApiError {
             }
             ApiError::Internal(_) => Cow::Borrowed("the server could not complete the request"),
             ApiError::Overloaded => Cow::Borrowed("too many password checks at once; retry in a second"),
-            other => Cow::Owned(other.to_string()),
+            other => Cow::Owned(crate::oauth::error::bounded(&other.to_string()).into_owned()),
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use crate::accounts::signup::valid_email;
-use crate::accounts::{ApiError, password_policy};
+use crate::accounts::{ApiError, password_policy, request_limits};
 use crate::app::AppState;
 use crate::clock::seconds;
 use crate::crypto::password::Password;
@@ -13,35 +13,26 @@ use crate::crypto::token::{PlainToken, TokenHash};
 use crate::mail::Mail;
 use crate::oauth::signin;
 use crate::store::email_links::{self, LinkKind};
-use crate::store::throttle;
 use crate::store::users::{self, User, UserStatus, normalize_email};
 
 /// The page the link opens.
 pub const RESET_PATH: &str = "/reset-password";
-/// Requests counted against one email address, and against one client address, until an hour
-/// passes without one: enough for a user who mistyped, too few to flood a mailbox.
+/// Requests counted against one email address until an hour passes without one: enough for a
+/// user who mistyped, too few to flood a mailbox.
 const PER_EMAIL: i64 = 3;
-const PER_CLIENT: i64 = 20;
-const WINDOW: i64 = 3600;
 
 /// Sends a reset link to `email` if an enabled account has it. The answer is the same either
 /// way; the mail goes out in the background so that its delay reveals nothing either.
 pub async fn request(app: &AppState, email: &str, address: Option<IpAddr>) -> Result<(), ApiError> {
     let email = valid_email(email)?;
-    let now = app.clock.now();
-    let client = address.map_or_else(|| "unknown".to_owned(), |a| a.to_string());
-    let counters = [
-        (format!("reset:email:{}", normalize_email(&email)), PER_EMAIL),
-        (format!("reset:addr:{client}"), PER_CLIENT),
-    ];
-    for (key, limit) in counters {
-        let count = throttle::record_failure(&app.db, &key, now, now - WINDOW).await?;
-        if count > limit {
-            return Err(ApiError::TooManyAttempts {
-                retry_after: WINDOW.unsigned_abs(),
-            });
-        }
-    }
+    request_limits::count(
+        app,
+        &[
+            (format!("reset:email:{}", normalize_email(&email)), PER_EMAIL),
+            request_limits::by_address("reset", address),
+        ],
+    )
+    .await?;
     let Some(user) = users::find_by_email(&app.db, &email)
         .await?
         .filter(|u| u.status == UserStatus::Active)
@@ -49,6 +40,7 @@ pub async fn request(app: &AppState, email: &str, address: Option<IpAddr>) -> Re
         tracing::info!("password reset asked for an address without an enabled account");
         return Ok(());
     };
+    let now = app.clock.now();
     let token = PlainToken::generate();
     let ttl = seconds(app.config.password_reset_ttl);
     email_links::create(

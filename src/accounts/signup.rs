@@ -1,9 +1,11 @@
 //! Sign-up: a new account with an email and a password, open or closed by configuration.
 
+use std::net::IpAddr;
+
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::accounts::{ApiError, password_policy, roles, verification};
+use crate::accounts::{ApiError, password_policy, request_limits, roles, verification};
 use crate::app::AppState;
 use crate::clock::UnixTime;
 use crate::config::Signup;
@@ -30,10 +32,12 @@ pub struct SignUpRequest {
 }
 
 /// Creates the account, with the `user` role, and sends the verification email.
-pub async fn sign_up(app: &AppState, req: SignUpRequest) -> Result<User, ApiError> {
+pub async fn sign_up(app: &AppState, req: SignUpRequest, address: Option<IpAddr>) -> Result<User, ApiError> {
     if app.config.signup == Signup::Closed {
         return Err(ApiError::Forbidden("sign-up is closed".into()));
     }
+    // Counted before the password is hashed: a flood costs a row update each, not a hash.
+    request_limits::count(app, &[request_limits::by_address("signup", address)]).await?;
     let account = NewAccount {
         email: req.email,
         password: Password::new(req.password),

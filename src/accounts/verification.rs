@@ -1,7 +1,9 @@
 //! Email verification: a single-use link, valid for `KEYWARD_EMAIL_VERIFICATION_TTL` (24 h),
 //! whose token is stored only as its hash.
 
-use crate::accounts::ApiError;
+use std::net::IpAddr;
+
+use crate::accounts::{ApiError, request_limits};
 use crate::app::AppState;
 use crate::clock::seconds;
 use crate::crypto::token::{PlainToken, TokenHash};
@@ -44,11 +46,14 @@ pub async fn send(app: &AppState, user: &User) -> anyhow::Result<()> {
         .await
 }
 
-/// `POST /api/v1/users/me/verify-email`: a new link for the caller, at most once a minute.
-pub async fn resend(app: &AppState, user: &User) -> Result<(), ApiError> {
+/// `POST /api/v1/users/me/verify-email`: a new link for the caller, at most once a minute, and
+/// at most [`request_limits::PER_ADDRESS`] an hour from one client address.
+pub async fn resend(app: &AppState, user: &User, address: Option<IpAddr>) -> Result<(), ApiError> {
     if user.email_verified {
         return Err(ApiError::Conflict("the email address is already verified".into()));
     }
+    // Per client address too: one client holding many unverified accounts mails for each.
+    request_limits::count(app, &[request_limits::by_address("verify", address)]).await?;
     let now = app.clock.now();
     if let Some(sent) = email_links::last_sent(&app.db, LinkKind::Verification, &user.id).await?
         && now < sent + RESEND_AFTER

@@ -219,7 +219,7 @@ impl Page {
             &crate::http::pages::ErrorPage {
                 site: &app.config.site_name,
                 title,
-                message,
+                message: &crate::oauth::error::bounded(message),
             },
         )
     }

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::accounts::ApiError;
+use crate::oauth::error::bounded;
 use crate::oauth::{BearerError, OAuthError};
 
 const REALM: &str = "keyward";
@@ -85,11 +86,12 @@ impl IntoResponse for BearerError {
                 return internal_error();
             }
         };
+        let description = bounded(description);
         let mut challenge = format!("Bearer realm=\"{REALM}\"");
         if let Some(code) = code {
             challenge.push_str(&format!(
                 ", error=\"{code}\", error_description=\"{}\"",
-                quoted(description)
+                quoted(&description)
             ));
         }
         if let Some(scope) = scope {

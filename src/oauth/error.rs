@@ -6,6 +6,23 @@ use crate::fault::Fault;
 
 type Text = Cow<'static, str>;
 
+/// The longest error description sent, in bytes. Descriptions that name a request's own values
+/// (a scope, an address) are cut here, so an error never repeats unbounded input back.
+pub const MAX_DESCRIPTION: usize = 256;
+
+/// `text` cut to at most [`MAX_DESCRIPTION`] bytes at a character boundary, ending in `...`
+/// where it was cut.
+pub fn bounded(text: &str) -> Cow<'_, str> {
+    if text.len() <= MAX_DESCRIPTION {
+        return Cow::Borrowed(text);
+    }
+    let mut end = MAX_DESCRIPTION - 3;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}...", &text[..end]))
+}
+
 /// An error of the token, revocation or introspection endpoint, named with its RFC code.
 #[derive(Debug, thiserror::Error)]
 pub enum OAuthError {
@@ -97,7 +114,7 @@ impl OAuthError {
             | OAuthError::InvalidGrant(t)
             | OAuthError::UnauthorizedClient(t)
             | OAuthError::UnsupportedGrantType(t)
-            | OAuthError::InvalidScope(t) => Cow::Borrowed(t),
+            | OAuthError::InvalidScope(t) => bounded(t),
             OAuthError::TooManyAttempts { retry_after } => Cow::Owned(format!(
                 "too many failed sign-in attempts; retry in {retry_after} seconds"
             )),
@@ -144,5 +161,23 @@ impl From<anyhow::Error> for BearerError {
 impl From<sqlx::Error> for BearerError {
     fn from(err: sqlx::Error) -> Self {
         BearerError::from(anyhow::Error::from(err))
+    }
+}
+
+#[cfg(test)]
+mod description_tests {
+    use super::*;
+
+    #[test]
+    fn long_descriptions_are_cut_at_a_character_boundary() {
+        assert_eq!(bounded("short"), "short");
+        let exact = "a".repeat(MAX_DESCRIPTION);
+        assert_eq!(bounded(&exact), exact);
+        // Two-byte characters straddle the cut: it moves back to a boundary.
+        let long = "é".repeat(MAX_DESCRIPTION);
+        let cut = bounded(&long);
+        assert!(cut.len() <= MAX_DESCRIPTION);
+        assert!(cut.ends_with("..."));
+        assert!(cut.trim_end_matches("...").chars().all(|c| c == 'é'));
     }
 }

@@ -16,6 +16,7 @@ mod cors;
 mod discovery;
 mod families;
 mod faults;
+mod hardening;
 mod health;
 mod helpers;
 mod introspection;

@@ -25,12 +25,14 @@ use crate::store::users::User;
         (status = 400, description = "Malformed JSON, a missing field, a refused password", body = ErrorBody),
         (status = 403, description = "Sign-up is closed", body = ErrorBody),
         (status = 409, description = "The email cannot be used", body = ErrorBody),
+        (status = 429, description = "Too many sign-ups from this client address", body = ErrorBody),
     ))]
 pub async fn sign_up(
     State(app): State<AppState>,
+    ClientAddr(address): ClientAddr,
     ApiJson(req): ApiJson<SignUpRequest>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    let created = signup::sign_up(&app, req).await;
+    let created = signup::sign_up(&app, req, address).await;
     let target = created.as_ref().map_or("-", |u| u.id.as_str()).to_owned();
     let user = audit::record("anonymous", "user.sign_up", &target, created)?;
     Ok((StatusCode::CREATED, Json(user.into())))
@@ -78,13 +80,14 @@ pub async fn verify_email(
         (status = 202, description = "A new link is on its way"),
         (status = 401, description = "No live access token", body = ErrorBody),
         (status = 409, description = "Already verified", body = ErrorBody),
-        (status = 429, description = "A link was sent less than a minute ago", body = ErrorBody),
+        (status = 429, description = "A link was sent less than a minute ago, or too many from this client address", body = ErrorBody),
     ))]
 pub async fn resend_verification(
     State(app): State<AppState>,
+    ClientAddr(address): ClientAddr,
     caller: Caller,
 ) -> Result<StatusCode, ApiError> {
-    let sent = verification::resend(&app, &caller.user).await;
+    let sent = verification::resend(&app, &caller.user, address).await;
     audit::record(&caller.user.id, "user.resend_verification", &caller.user.id, sent)?;
     Ok(StatusCode::ACCEPTED)
 }

@@ -76,9 +76,10 @@ impl AuthorizationResponse {
     }
 }
 
-/// §4.1.2.1: `error_description` holds only %x20-21 / %x23-5B / %x5D-7E.
+/// §4.1.2.1: `error_description` holds only %x20-21 / %x23-5B / %x5D-7E; bounded in length.
 fn description_chars(text: &str) -> String {
-    text.chars()
+    crate::oauth::error::bounded(text)
+        .chars()
         .filter(|c| matches!(*c as u32, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E))
         .collect()
 }
