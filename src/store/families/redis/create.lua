@@ -1,4 +1,4 @@
--- Creates a family. KEYS: its hash (then the upgrade keys, unused). ARGV: user_id, client_id, scope,
+-- Creates a family. KEYS: its hash. ARGV: user_id, client_id, scope,
 -- auth_time, absolute_expires_at, now, first token hash ('' for none), expire_at (the key TTL: the
 -- idle or absolute expiry, whichever is first), signin_id ('' for none).
 -- The hash: u user, c client, s scope, a auth_time, x absolute expiry, r rotated_at, g generation,
