@@ -15,6 +15,7 @@ mod code_flow;
 mod cors;
 mod discovery;
 mod families;
+mod family_model;
 mod faults;
 mod hardening;
 mod health;

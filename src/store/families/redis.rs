@@ -33,6 +33,11 @@ const REVOKE_AT_ONCE: usize = 64;
 /// sessions (61 a set) well inside that.
 const BUCKETS: u16 = 16_384;
 
+/// How long an index entry outlives its family's absolute expiry. Redis expires the family's key
+/// by its own clock; should that clock lag keyward's, the family (and its access tokens) lives a
+/// little longer, and ending the owner's sessions must still find it.
+const INDEX_MARGIN: i64 = 24 * 3600;
+
 /// What ending a group of sessions found of one family.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Ended {
@@ -136,7 +141,7 @@ impl RedisFamilies {
     }
 
     /// Adds a family to `owner`'s entry of `index` and drops the entries whose absolute expiry
-    /// has passed. The set lives as long as its longest-lived family.
+    /// passed more than [`INDEX_MARGIN`] ago. The set lives as long as its longest-lived entry.
     async fn list(
         &self,
         index: Index,
@@ -155,14 +160,14 @@ impl RedisFamilies {
         pipe.cmd("ZREMRANGEBYSCORE")
             .arg(&key)
             .arg("-inf")
-            .arg(now)
+            .arg(now - INDEX_MARGIN)
             .ignore();
         // NX gives a new set its expiry; GT only ever lengthens it, whatever lifetimes other
         // families were created with.
         for condition in ["NX", "GT"] {
             pipe.cmd("EXPIREAT")
                 .arg(&key)
-                .arg(absolute_expires_at)
+                .arg(absolute_expires_at + INDEX_MARGIN)
                 .arg(condition)
                 .ignore();
         }
@@ -182,14 +187,10 @@ impl RedisFamilies {
     ) -> anyhow::Result<u64> {
         let key = self.index_key(index, owner);
         let legacy = self.legacy_index_key(index, owner);
+        // Every entry, expired or not: a family whose key still exists is ended, as in SQL.
         let members: Vec<Vec<u8>> = self
             .redis
-            .query(
-                redis::cmd("ZRANGEBYSCORE")
-                    .arg(&key)
-                    .arg(format!("({now}"))
-                    .arg("+inf"),
-            )
+            .query(redis::cmd("ZRANGE").arg(&key).arg(0).arg(-1))
             .await?;
         let owner_prefix = owner_bytes(owner);
         let mut ids: Vec<String> = members
@@ -216,12 +217,12 @@ impl RedisFamilies {
                 .try_collect()
                 .await?;
         let ended = outcomes.iter().filter(|(_, e)| *e == Ended::Now).count();
-        // Families that expired (idle, or absolute) leave the index.
+        // Families whose key is gone leave the index.
         let mut pipe = redis::pipe();
         pipe.cmd("ZREMRANGEBYSCORE")
             .arg(&key)
             .arg("-inf")
-            .arg(now)
+            .arg(now - INDEX_MARGIN)
             .ignore();
         for (id, _) in outcomes.iter().filter(|(_, e)| *e == Ended::Expired) {
             pipe.cmd("ZREM").arg(&key).arg(member(owner, id)?).ignore();
