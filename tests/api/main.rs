@@ -17,6 +17,7 @@ mod discovery;
 mod families;
 mod family_model;
 mod faults;
+mod fuzz;
 mod hardening;
 mod health;
 mod helpers;
