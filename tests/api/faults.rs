@@ -12,15 +12,22 @@ use tempfile::TempDir;
 
 use crate::helpers::TestApp;
 
-/// A redis-server of this test's own, keeping nothing on disk.
-struct ThrowawayRedis {
+/// A redis-server of this test's own, keeping nothing on disk unless `appendonly`.
+pub(crate) struct ThrowawayRedis {
     port: u16,
     dir: TempDir,
     child: Option<Child>,
+    appendonly: bool,
 }
 
 impl ThrowawayRedis {
     fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// With `appendonly`, every write goes to an append-only file (fsynced every second, and on
+    /// a clean shutdown), as the compose file runs it.
+    pub(crate) fn start_with(appendonly: bool) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -30,13 +37,24 @@ impl ThrowawayRedis {
             port,
             dir: tempfile::tempdir().unwrap(),
             child: None,
+            appendonly,
         };
         redis.launch();
         redis
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops redis-server with SIGTERM (it writes out its append-only file) and starts it again.
+    pub(crate) fn restart_cleanly(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = child.id().to_string();
+            Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+            child.wait().unwrap();
+        }
+        assert!(self.launch(), "redis-server did not start again on its port");
     }
 
     /// Starts redis-server on this port; false if it exited at once (the port was taken).
@@ -50,7 +68,9 @@ impl ThrowawayRedis {
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                if self.appendonly { "yes" } else { "no" },
+                "--appendfsync",
+                "everysec",
             ])
             .arg("--dir")
             .arg(self.dir.path())
@@ -183,14 +203,14 @@ async fn a_redis_outage_answers_fast_503s_fails_closed_and_recovers() {
 
 /// A TCP relay to the real PostgreSQL that the test can cut and restore: to keyward, a cut
 /// relay is a database that refuses new connections and has dropped the open ones.
-struct Relay {
-    port: u16,
+pub(crate) struct Relay {
+    pub(crate) port: u16,
     target: String,
     tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 impl Relay {
-    async fn start(target: &str) -> Self {
+    pub(crate) async fn start(target: &str) -> Self {
         // Bound at port 0 and kept: no window in which another test could take the port.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -204,7 +224,7 @@ impl Relay {
     }
 
     /// Listens again after a cut; the aborted listener may take a moment to close.
-    async fn open(&self) {
+    pub(crate) async fn open(&self) {
         let deadline = Instant::now() + Duration::from_secs(5);
         let listener = loop {
             match tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await {
@@ -234,7 +254,7 @@ impl Relay {
         self.tasks.lock().unwrap().push(accept);
     }
 
-    fn cut(&self) {
+    pub(crate) fn cut(&self) {
         for task in self.tasks.lock().unwrap().drain(..) {
             task.abort();
         }

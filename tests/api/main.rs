@@ -40,6 +40,7 @@ mod roles;
 mod round_trips;
 mod signin;
 mod signup;
+mod soak;
 mod token_endpoint;
 mod userinfo;
 mod verification;

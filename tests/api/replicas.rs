@@ -131,7 +131,7 @@ async fn post(
     Ok((status, response.json().await.unwrap_or(Value::Null)))
 }
 
-fn cli(env: &[(&str, String)], args: &[&str], stdin: Option<&str>) -> Value {
+pub(crate) fn cli(env: &[(&str, String)], args: &[&str], stdin: Option<&str>) -> Value {
     use std::io::Write;
     let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
     command
