@@ -27,6 +27,19 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let bytes =
+            match axum::body::Bytes::from_request(Request::from_parts(parts.clone(), body), state).await {
+                Ok(bytes) => bytes,
+                Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    return Err(ApiError::PayloadTooLarge);
+                }
+                Err(rejection) => return Err(ApiError::invalid(rejection.body_text())),
+            };
+        if has_nul_escape(&bytes) {
+            return Err(ApiError::invalid("JSON strings must not contain NUL characters"));
+        }
+        let req = Request::from_parts(parts, axum::body::Body::from(bytes));
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::UnsupportedMediaType),
@@ -38,6 +51,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// Whether a JSON text holds the escape `\u0000` (a raw NUL is not valid JSON at all). No field of
+/// ours holds a NUL, and PostgreSQL cannot store or compare text with one.
+fn has_nul_escape(json: &[u8]) -> bool {
+    json.windows(6).enumerate().any(|(at, w)| {
+        w[0] == b'\\'
+            && w[1] == b'u'
+            && &w[2..] == b"0000"
+            // The backslash is an escape only if an even number of backslashes precede it.
+            && json[..at].iter().rev().take_while(|b| **b == b'\\').count() % 2 == 0
+    })
+}
+
 /// Query parameters, rejected as [`ApiError`].
 pub struct ApiQuery<T>(pub T);
 
@@ -45,6 +70,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if parts
+            .uri
+            .query()
+            .is_some_and(|q| q.to_ascii_lowercase().contains("%00"))
+        {
+            return Err(ApiError::invalid(
+                "query parameters must not contain NUL characters",
+            ));
+        }
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| Self(q.0))
@@ -61,5 +95,16 @@ impl FromRequestParts<AppState> for Caller {
             .transpose()
             .map_err(|()| BearerError::InvalidRequest("malformed Authorization header".into()))?;
         Ok(Caller::authenticate(app, header.as_deref()).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_a_real_nul_escape_counts() {
+        assert!(super::has_nul_escape(br#"{"a":"x\u0000"}"#));
+        assert!(super::has_nul_escape(br#"{"a":"\\\u0000"}"#));
+        assert!(!super::has_nul_escape(br#"{"a":"\\u0000"}"#));
+        assert!(!super::has_nul_escape(br#"{"a":"u0000"}"#));
     }
 }

@@ -62,10 +62,17 @@ impl Params {
 /// Decodes one form component: `+` is a space, `%XX` a byte, and the bytes must be UTF-8.
 pub fn form_decode(raw: &[u8]) -> Result<String, OAuthError> {
     let spaced: Vec<u8> = raw.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
-    percent_decode(&spaced)
+    let text = percent_decode(&spaced)
         .decode_utf8()
-        .map(|s| s.into_owned())
-        .map_err(|_| OAuthError::invalid_request("parameters must be UTF-8"))
+        .map_err(|_| OAuthError::invalid_request("parameters must be UTF-8"))?;
+    // No identifier, secret or value of ours holds a NUL, and PostgreSQL cannot even compare
+    // text with one: refused here, it never reaches a query.
+    if text.contains('\0') {
+        return Err(OAuthError::invalid_request(
+            "parameters must not contain NUL characters",
+        ));
+    }
+    Ok(text.into_owned())
 }
 
 #[cfg(test)]
