@@ -113,6 +113,11 @@ impl Soak {
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
         self.counts.requests.fetch_add(1, Ordering::Relaxed);
+        let target = request
+            .try_clone()
+            .and_then(|r| r.build().ok())
+            .map(|r| r.url().path().to_owned())
+            .unwrap_or_default();
         let sent = Instant::now();
         let Ok(response) = request.timeout(CLIENT_TIMEOUT).send().await else {
             self.counts.no_answer.fetch_add(1, Ordering::Relaxed);
@@ -131,7 +136,7 @@ impl Soak {
         }
         if status >= 500 && status != 503 {
             self.counts.status_500.fetch_add(1, Ordering::Relaxed);
-            eprintln!("{status}: {body}");
+            eprintln!("{status} from {target}: {body}");
         }
         Answer::Status(status, body)
     }
