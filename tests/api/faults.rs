@@ -210,7 +210,22 @@ pub(crate) struct Relay {
 }
 
 impl Relay {
-    pub(crate) async fn start(target: &str) -> Self {
+    /// A relay to `KEYWARD_TEST_POSTGRES_URL`, and the URL of a new schema reached through it.
+    pub(crate) async fn to_test_postgres() -> (Self, String) {
+        let base = std::env::var("KEYWARD_TEST_POSTGRES_URL").expect("KEYWARD_TEST_POSTGRES_URL");
+        let authority = base
+            .split('@')
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap()
+            .to_owned();
+        let relay = Self::start(&authority).await;
+        let through_relay = base.replacen(&authority, &format!("127.0.0.1:{}", relay.port), 1);
+        let database_url = crate::helpers::postgres_schema(&through_relay).await;
+        (relay, database_url)
+    }
+
+    async fn start(target: &str) -> Self {
         // Bound at port 0 and kept: no window in which another test could take the port.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -264,16 +279,7 @@ impl Relay {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs PostgreSQL (KEYWARD_TEST_POSTGRES_URL); run by .ci/fault-tests"]
 async fn a_database_outage_answers_fast_503s_and_recovers() {
-    let base = std::env::var("KEYWARD_TEST_POSTGRES_URL").expect("KEYWARD_TEST_POSTGRES_URL");
-    let authority = base
-        .split('@')
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap()
-        .to_owned();
-    let relay = Relay::start(&authority).await;
-    let through_relay = base.replacen(&authority, &format!("127.0.0.1:{}", relay.port), 1);
-    let database_url = crate::helpers::postgres_schema(&through_relay).await;
+    let (relay, database_url) = Relay::to_test_postgres().await;
     let app = TestApp::with_config(|c| {
         c.database_url = database_url;
         c.redis_url = None;

@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::faults::{Relay, ThrowawayRedis};
-use crate::helpers::postgres_schema;
 use crate::process::Server;
 use crate::replicas::cli;
 
@@ -386,18 +385,10 @@ async fn a_chaos_soak_loses_no_session_and_resurrects_no_token() {
         .unwrap_or_else(|| keyward::clock::system_now().unsigned_abs());
     eprintln!("chaos soak: {seconds} s, SOAK_SEED={seed}");
 
-    let base = std::env::var("KEYWARD_TEST_POSTGRES_URL").expect("KEYWARD_TEST_POSTGRES_URL");
-    let authority = base
-        .split('@')
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap()
-        .to_owned();
-    let relay = Relay::start(&authority).await;
-    let through_relay = base.replacen(&authority, &format!("127.0.0.1:{}", relay.port), 1);
+    let (relay, database_url) = Relay::to_test_postgres().await;
     let redis = ThrowawayRedis::start_with(true);
     let env = vec![
-        ("KEYWARD_DATABASE_URL", postgres_schema(&through_relay).await),
+        ("KEYWARD_DATABASE_URL", database_url),
         ("KEYWARD_REDIS_URL", redis.url()),
         ("KEYWARD_ISSUER", "http://keyward.soak.test".to_owned()),
         ("KEYWARD_REFRESH_REUSE_LEEWAY", "30s".to_owned()),
