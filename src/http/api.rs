@@ -1,7 +1,7 @@
 //! The account and admin API under `/api/v1`: JSON in and out, a Bearer access token for
 //! everything but sign-up and the verification link.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -83,6 +83,26 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
             .await
             .map(|q| Self(q.0))
             .map_err(|rejection: QueryRejection| ApiError::invalid(rejection.body_text()))
+    }
+}
+
+/// A path parameter (an id or a role name), rejected as [`ApiError`]. A NUL cannot name anything
+/// of ours, and PostgreSQL refuses text holding one, so it is refused here instead of as a 500.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if parts.uri.path().contains("%00") {
+            return Err(ApiError::invalid(
+                "path parameters must not contain NUL characters",
+            ));
+        }
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Self(p.0))
+            .map_err(|rejection: PathRejection| ApiError::invalid(rejection.body_text()))
     }
 }
 

@@ -1,6 +1,6 @@
 //! Fuzzing on the stable toolchain: proptest generates hostile requests for each parser an
 //! attacker reaches (the token form, the Basic and Bearer headers, JWTs, the account API's JSON,
-//! the authorization request) and sends them through the real router. Every answer must hold:
+//! the authorization request, the admin API's path parameters) and sends them through the real router. Every answer must hold:
 //! no panic, no 5xx, a spec-shaped 4xx when refused (JSON `error`, or a challenge), a bounded
 //! `error_description` and body, and an answer within a bounded time. Each target first
 //! replays its corpus, `tests/api/fuzz_corpus/<target>.txt` (one input per line; hostile inputs
@@ -34,6 +34,8 @@ struct Target {
     client: TestClient,
     web: TestClient,
     bearer: String,
+    /// An administrator's access token, so the admin API reads its path parameters.
+    admin: String,
 }
 
 impl Target {
@@ -43,11 +45,15 @@ impl Target {
         let web = app.web_client(WebClient::default()).await;
         app.user("ada@example.com", "pw-pw-pw-pw").await;
         let bearer = app.access_token(&client, "ada@example.com", "pw-pw-pw-pw").await;
+        app.user_with_roles("root@example.com", "pw-pw-pw-pw", &["admin", "user"])
+            .await;
+        let admin = app.access_token(&client, "root@example.com", "pw-pw-pw-pw").await;
         Self {
             app,
             client,
             web,
             bearer,
+            admin,
         }
     }
 
@@ -652,6 +658,56 @@ fn the_authorization_request() {
                 "redirected to {}",
                 location
             );
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn the_admin_apis_path_parameters() {
+    fuzz("paths", text(), async |t: &Target, input| {
+        let segment = match input {
+            Input::Raw(line) => line,
+            // Characters a request target cannot hold are escaped; `%` stays as written, so
+            // broken and hostile escapes (`%00`, `%zz`, `%`) reach the router.
+            Input::Generated(text) => text
+                .bytes()
+                .map(|b| match b {
+                    b'%'
+                    | b'!'
+                    | b'$'
+                    | b'&'..=b'.'
+                    | b'0'..=b';'
+                    | b'='
+                    | b'@'..=b'Z'
+                    | b'_'
+                    | b'a'..=b'z'
+                    | b'~' => (b as char).to_string(),
+                    _ => format!("%{b:02X}"),
+                })
+                .collect(),
+        };
+        let bearer = format!("Bearer {}", t.admin);
+        for (method, path) in [
+            (Method::GET, format!("/api/v1/users/{segment}")),
+            (Method::PATCH, format!("/api/v1/users/{segment}")),
+            (Method::DELETE, format!("/api/v1/users/{segment}")),
+            (Method::DELETE, format!("/api/v1/roles/{segment}")),
+            (Method::GET, format!("/api/v1/clients/{segment}")),
+            (Method::DELETE, format!("/api/v1/clients/{segment}")),
+            (Method::POST, format!("/api/v1/clients/{segment}/secret")),
+        ] {
+            let Ok(uri) = path.parse::<axum::http::Uri>() else {
+                continue;
+            };
+            let request = Request::builder()
+                .method(method)
+                .uri(uri)
+                .header(header::AUTHORIZATION, &bearer)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(r#"{"disabled": true}"#))
+                .unwrap();
+            t.send(request).await?;
         }
         Ok(())
     });

@@ -1,7 +1,7 @@
 //! Administration (admin role): accounts, roles and OAuth clients.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 
 use crate::accounts::admin::{self, UserPatch, UserQuery};
@@ -12,7 +12,7 @@ use crate::accounts::view::{ClientCredentialsView, ClientView, RoleView, UserPag
 use crate::accounts::{ApiError, Caller, audit};
 use crate::app::AppState;
 use crate::http::api::account::ErrorBody;
-use crate::http::api::{ApiJson, ApiQuery};
+use crate::http::api::{ApiJson, ApiPath, ApiQuery};
 use crate::store;
 
 /// Runs an admin action: refused unless the caller acts with the admin role, audited either way.
@@ -67,7 +67,7 @@ pub async fn list_users(
 pub async fn get_user(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<UserView>, ApiError> {
     let user = as_admin(&caller, "admin.get_user", &id, admin::get_user(&app, &id)).await?;
     Ok(Json(user.into()))
@@ -88,7 +88,7 @@ pub async fn get_user(
 pub async fn update_user(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(patch): ApiJson<UserPatch>,
 ) -> Result<Json<UserView>, ApiError> {
     let run = admin::update_user(&app, &caller, &id, patch);
@@ -108,7 +108,7 @@ pub async fn update_user(
 pub async fn delete_user(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     as_admin(
         &caller,
@@ -165,7 +165,7 @@ pub async fn create_role(
 pub async fn delete_role(
     State(app): State<AppState>,
     caller: Caller,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     as_admin(&caller, "admin.delete_role", &name, roles::delete(&app, &name)).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -212,7 +212,7 @@ pub async fn create_client(
 pub async fn get_client(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ClientView>, ApiError> {
     let client = as_admin(&caller, "admin.get_client", &id, client_admin::get(&app, &id)).await?;
     Ok(Json(client.into()))
@@ -226,7 +226,7 @@ pub async fn get_client(
 pub async fn delete_client(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     as_admin(
         &caller,
@@ -246,7 +246,7 @@ pub async fn delete_client(
 pub async fn rotate_client_secret(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ClientCredentialsView>, ApiError> {
     let run = client_admin::rotate_secret(&app, &id);
     Ok(Json(
