@@ -150,33 +150,60 @@ fn create_sqlite_parent(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Which backing service an error says could not be reached (a pool timeout, a refused or
-/// dropped connection, an I/O timeout), if any, as opposed to a fault in the request or in
-/// keyward: the request may succeed when retried, so it is answered 503 with `Retry-After`.
+/// Which backing service an error says could not serve the request (a pool timeout, a refused
+/// or dropped connection, an I/O timeout, a server still starting), if any, as opposed to a
+/// fault in the request or in keyward: the request may succeed when retried, so it is answered
+/// 503 with `Retry-After`.
 pub fn unavailable_service(err: &anyhow::Error) -> Option<&'static str> {
     err.chain().find_map(|cause| {
         if let Some(sql) = cause.downcast_ref::<sqlx::Error>() {
             return sql_unavailable(sql).then_some("database");
         }
         if let Some(redis) = cause.downcast_ref::<::redis::RedisError>() {
-            let down = redis.is_io_error()
-                || redis.is_timeout()
-                || redis.is_connection_dropped()
-                || redis.is_connection_refusal()
-                || redis.is_cluster_error();
-            return down.then_some("redis");
+            return redis_unavailable(redis).then_some("redis");
         }
         // A bare I/O error comes from the database driver's socket.
         cause.downcast_ref::<std::io::Error>().map(|_| "database")
     })
 }
 
-/// The sqlx errors that mean the database is unreachable.
+/// The sqlx errors that mean the database is unreachable or not serving: besides a lost
+/// socket, PostgreSQL's connection exceptions (SQLSTATE class 08), a server shutting down or
+/// starting up (57P01–57P03) and a full connection table (53300).
 pub fn sql_unavailable(err: &sqlx::Error) -> bool {
-    matches!(
-        err,
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_)
-    )
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+            true
+        }
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
+    }
+}
+
+/// The Redis errors that mean Redis cannot serve now but may shortly: a lost, refused or timed
+/// out connection; a server still loading its data after a restart (`LOADING`); a cluster
+/// resharding or without a quorum (`MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN`, `MASTERDOWN`,
+/// no node for a slot); a primary demoted in a failover (`READONLY`).
+pub fn redis_unavailable(err: &::redis::RedisError) -> bool {
+    use ::redis::{ErrorKind, ServerErrorKind};
+    err.is_io_error()
+        || err.is_timeout()
+        || err.is_connection_dropped()
+        || err.is_connection_refusal()
+        || err.is_cluster_error()
+        || matches!(
+            err.kind(),
+            ErrorKind::ClusterConnectionNotFound
+                | ErrorKind::Server(
+                    ServerErrorKind::BusyLoading
+                        | ServerErrorKind::TryAgain
+                        | ServerErrorKind::ClusterDown
+                        | ServerErrorKind::MasterDown
+                        | ServerErrorKind::ReadOnly
+                )
+        )
 }
 
 /// Whether an error is a unique-constraint violation (a duplicate email, client id, …).
@@ -192,4 +219,38 @@ pub(crate) fn join_words<S: AsRef<str>>(words: &[S]) -> String {
 /// Splits a space-separated text column.
 pub(crate) fn split_words(text: &str) -> Vec<String> {
     text.split_whitespace().map(str::to_owned).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use ::redis::{ErrorKind, RedisError, ServerErrorKind};
+
+    fn redis(kind: ErrorKind) -> anyhow::Error {
+        anyhow::Error::new(RedisError::from((kind, "from the server"))).context("rotating")
+    }
+
+    #[test]
+    fn a_redis_that_cannot_serve_yet_is_unavailable_not_a_fault() {
+        for kind in [
+            ServerErrorKind::BusyLoading,
+            ServerErrorKind::TryAgain,
+            ServerErrorKind::ClusterDown,
+            ServerErrorKind::MasterDown,
+            ServerErrorKind::ReadOnly,
+            ServerErrorKind::Moved,
+        ] {
+            assert_eq!(
+                super::unavailable_service(&redis(ErrorKind::Server(kind))),
+                Some("redis"),
+                "{kind:?}"
+            );
+        }
+        for kind in [
+            ErrorKind::Server(ServerErrorKind::ResponseError),
+            ErrorKind::Server(ServerErrorKind::NoScript),
+            ErrorKind::UnexpectedReturnType,
+        ] {
+            assert_eq!(super::unavailable_service(&redis(kind)), None, "{kind:?}");
+        }
+    }
 }

@@ -57,8 +57,58 @@ impl ThrowawayRedis {
         assert!(self.launch(), "redis-server did not start again on its port");
     }
 
+    /// Rewrites the append-only file into its RDB base (where a load delay applies), stops
+    /// redis-server with SIGTERM and starts it again spending `per_key` loading each key, so it
+    /// answers `LOADING` for a while; returns once it does.
+    fn restart_loading_slowly(&mut self, per_key: Duration) {
+        self.command(b"BGREWRITEAOF\r\n");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self
+            .command(b"INFO persistence\r\n")
+            .contains("aof_rewrite_in_progress:0")
+            || self
+                .command(b"INFO persistence\r\n")
+                .contains("aof_rewrite_scheduled:1")
+        {
+            assert!(Instant::now() < deadline, "the AOF rewrite did not finish");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if let Some(mut child) = self.child.take() {
+            let pid = child.id().to_string();
+            Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+            child.wait().unwrap();
+        }
+        let delay = per_key.as_micros().to_string();
+        let slowly = [
+            "--key-load-delay",
+            delay.as_str(),
+            // Answer clients (with LOADING) every KiB loaded rather than every 2 MiB.
+            "--loading-process-events-interval-bytes",
+            "1024",
+        ];
+        assert!(
+            self.launch_with(&slowly, b"-LOADING"),
+            "redis-server did not start loading on its port"
+        );
+    }
+
+    /// Sends one inline command and returns what arrived within a moment.
+    fn command(&self, command: &[u8]) -> String {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        stream.write_all(command).unwrap();
+        let mut reply = vec![0u8; 16 * 1024];
+        let n = stream.read(&mut reply).unwrap_or(0);
+        String::from_utf8_lossy(&reply[..n]).into_owned()
+    }
+
     /// Starts redis-server on this port; false if it exited at once (the port was taken).
     fn launch(&mut self) -> bool {
+        self.launch_with(&[], b"+PONG\r\n")
+    }
+
+    /// Starts redis-server with `extra` arguments and waits until PING is answered `reply`.
+    fn launch_with(&mut self, extra: &[&str], reply: &[u8]) -> bool {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -72,6 +122,7 @@ impl ThrowawayRedis {
                 "--appendfsync",
                 "everysec",
             ])
+            .args(extra)
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())
@@ -80,7 +131,7 @@ impl ThrowawayRedis {
             .expect("redis-server must be installed for the fault tests");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.answers() {
+        while !self.answers(reply) {
             let exited = self
                 .child
                 .as_mut()
@@ -94,14 +145,13 @@ impl ThrowawayRedis {
         true
     }
 
-    fn answers(&self) -> bool {
+    /// Whether PING is answered with `expected` (`+PONG`, or `-LOADING` while loading).
+    fn answers(&self, expected: &[u8]) -> bool {
         let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
             return false;
         };
-        let mut reply = [0u8; 7];
-        stream.write_all(b"PING\r\n").is_ok()
-            && stream.read_exact(&mut reply).is_ok()
-            && &reply == b"+PONG\r\n"
+        let mut reply = vec![0u8; expected.len()];
+        stream.write_all(b"PING\r\n").is_ok() && stream.read_exact(&mut reply).is_ok() && reply == expected
     }
 
     fn stop(&mut self) {
@@ -199,6 +249,64 @@ async fn a_redis_outage_answers_fast_503s_fails_closed_and_recovers() {
         "redis outage: password grant failed in {login_took:?}, refresh in {refresh_took:?}; \
          ready again {recovered_after:?} after Redis returned"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "starts its own redis-server; run by .ci/fault-tests"]
+async fn a_redis_still_loading_its_data_after_a_restart_answers_503_and_keeps_every_session() {
+    let mut redis = ThrowawayRedis::start_with(true);
+    let url = redis.url();
+    let app = TestApp::with_config(|c| {
+        c.redis_url = Some(url.clone());
+        c.redis_prefix = "kwloading:".into();
+    })
+    .await;
+    let client = app.full_client().await;
+    app.user("ada@example.com", "pw-pw-pw-pw").await;
+    let tokens = app.login(&client, "ada@example.com", "pw-pw-pw-pw").await;
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    // Enough data that loading it 20 ms a key takes seconds.
+    let mut padding = ::redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    for n in 0..300 {
+        let _: () = ::redis::cmd("SET")
+            .arg(format!("padding:{n}"))
+            .arg("x".repeat(100))
+            .query_async(&mut padding)
+            .await
+            .unwrap();
+    }
+
+    redis.restart_loading_slowly(Duration::from_millis(20));
+    // Redis answers `LOADING` until its data is back: not a fault of keyward's, not a 500.
+    app.refresh(&client, &refresh)
+        .await
+        .assert_oauth_error(503, "temporarily_unavailable");
+    let introspection = app
+        .post_form(
+            "/oauth/introspect",
+            &format!("token={access}"),
+            Some(&client.basic()),
+        )
+        .await;
+    introspection.assert_oauth_error(503, "temporarily_unavailable");
+    assert_eq!(app.userinfo(&access).await.status, 503);
+
+    let timed = Instant::now();
+    while app.get("/ready", None).await.status != 200 {
+        assert!(
+            timed.elapsed() < Duration::from_secs(30),
+            "keyward did not recover after Redis loaded its data"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Nothing was lost: the session refreshes with the token it had before the restart.
+    assert_eq!(app.introspect(&client, &access).await["active"], true);
+    assert_eq!(app.refresh(&client, &refresh).await.status, 200);
 }
 
 /// A TCP relay to the real PostgreSQL that the test can cut and restore: to keyward, a cut
@@ -349,4 +457,71 @@ async fn a_database_outage_answers_fast_503s_and_recovers() {
         "database outage: password grant failed in {login_took:?}, client credentials in \
          {issue_took:?}; ready again {recovered_after:?} after the database returned"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL (KEYWARD_TEST_POSTGRES_URL); run by .ci/fault-tests"]
+async fn postgresql_terminating_keywards_connections_is_a_503_at_worst_never_a_500() {
+    // What a PostgreSQL restart or failover does to open connections: FATAL 57P01 on each.
+    let base = std::env::var("KEYWARD_TEST_POSTGRES_URL").expect("KEYWARD_TEST_POSTGRES_URL");
+    let name = format!("kwterm{}", uuid::Uuid::new_v4().simple());
+    let database_url = format!(
+        "{}&application_name={name}",
+        crate::helpers::postgres_schema(&base).await
+    );
+    let app = std::sync::Arc::new(
+        TestApp::with_config(|c| {
+            c.database_url = database_url;
+            c.redis_url = None;
+        })
+        .await,
+    );
+    let client = app.full_client().await;
+    app.user("ada@example.com", "pw-pw-pw-pw").await;
+    let tokens = app.login(&client, "ada@example.com", "pw-pw-pw-pw").await;
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let mut refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let admin = keyward::store::connect(&base).await.unwrap();
+    let mut unavailable = 0;
+    for _ in 0..20 {
+        // Requests in flight while their connections are terminated under them.
+        let in_flight: Vec<_> = (0..4)
+            .map(|_| {
+                let (app, client, access) = (app.clone(), client.clone(), access.clone());
+                tokio::spawn(async move {
+                    let (form, basic) = (format!("token={access}"), client.basic());
+                    let answer = app.post_form("/oauth/introspect", &form, Some(&basic));
+                    answer.await.status
+                })
+            })
+            .collect();
+        sqlx::query("select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1")
+            .bind(&name)
+            .execute(&admin)
+            .await
+            .unwrap();
+        for task in in_flight {
+            let status = task.await.unwrap();
+            assert!(status == 200 || status == 503, "answered {status}");
+            unavailable += usize::from(status == 503);
+        }
+        let answer = app.refresh(&client, &refresh).await;
+        match answer.status.as_u16() {
+            200 => refresh = answer.str("refresh_token"),
+            503 => unavailable += 1,
+            status => panic!("refresh answered {status}: {}", answer.text()),
+        }
+    }
+    // Once new connections are open, the session refreshes as before.
+    let timed = Instant::now();
+    loop {
+        let answer = app.refresh(&client, &refresh).await;
+        if answer.status == 200 {
+            break;
+        }
+        answer.assert_oauth_error(503, "temporarily_unavailable");
+        assert!(timed.elapsed() < Duration::from_secs(10), "no recovery");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!("terminated connections 20 times: {unavailable} answers 503, none 500");
 }

@@ -36,7 +36,14 @@ impl Server {
                 )
                 .env("KEYWARD_PASSWORD_CONCURRENCY", "1")
                 .stdout(Stdio::null())
-                .stderr(std::fs::File::create(dir.join("keyward.log")).unwrap());
+                // Appended, so a restarted replica keeps what the killed one logged.
+                .stderr(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(dir.join("keyward.log"))
+                        .unwrap(),
+                );
             for (name, value) in env {
                 command.env(name, value);
             }

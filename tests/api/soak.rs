@@ -529,6 +529,15 @@ async fn a_chaos_soak_loses_no_session_and_resurrects_no_token() {
         c.lost_sessions.load(Ordering::Relaxed),
         revoked.len() + ended.len(),
     );
+    if c.status_500.load(Ordering::Relaxed) > 0 {
+        // What the replicas logged of their faults names the cause of a 500.
+        for (replica, dir) in soak.dirs.iter().enumerate() {
+            let log = std::fs::read_to_string(dir.path().join("keyward.log")).unwrap_or_default();
+            for line in log.lines().filter(|l| l.contains("ERROR")).take(20) {
+                eprintln!("replica {replica}: {line}");
+            }
+        }
+    }
     assert_eq!(c.lost_sessions.load(Ordering::Relaxed), 0, "lost sessions");
     assert_eq!(resurrected, 0, "resurrected tokens");
     assert_eq!(c.status_500.load(Ordering::Relaxed), 0, "5xx other than 503");
