@@ -2,7 +2,8 @@
 //! relay the test can cut) and a Redis of the test's own with append-only persistence. Simulated
 //! clients hold sessions and refresh them, introspect, revoke access tokens and sign out, while
 //! faults arrive at random: a replica SIGKILLed and restarted, Redis restarted, PostgreSQL cut off
-//! for a few seconds, a replica paused (SIGSTOP) past the clients' timeout. A ledger records
+//! for a few seconds, PostgreSQL terminating every connection (as a restart does), a replica
+//! paused (SIGSTOP) past the clients' timeout. A ledger records
 //! every token the clients were given and every explicit revocation and sign-out. At the end,
 //! with every fault healed: every session not explicitly ended still refreshes (no lost
 //! sessions), every revoked token and every token of an ended session is inactive on every
@@ -79,6 +80,10 @@ struct Soak {
     keys: tempfile::TempDir,
     redis: Mutex<ThrowawayRedis>,
     relay: Relay,
+    /// PostgreSQL reached directly (not through the relay), and the `application_name` the
+    /// replicas connect with, so their connections can be terminated as a restart would.
+    postgres: sqlx::AnyPool,
+    application_name: String,
     client: (String, String),
     http: reqwest::Client,
     counts: Counts,
@@ -317,7 +322,7 @@ impl Soak {
         while Instant::now() + Duration::from_secs(15) < until {
             tokio::time::sleep(Duration::from_millis(4000 + rng.below(6000))).await;
             let replica = rng.below(3) as usize;
-            match rng.below(4) {
+            match rng.below(5) {
                 0 => {
                     let n = self.fault_started("replica SIGKILLed and restarted");
                     self.replicas.lock().unwrap()[replica] = None;
@@ -345,6 +350,20 @@ impl Soak {
                     self.relay.cut();
                     tokio::time::sleep(Duration::from_millis(1000 + rng.below(4000))).await;
                     self.relay.open().await;
+                    self.fault_healed(n);
+                }
+                3 => {
+                    // What a PostgreSQL restart or failover does: FATAL 57P01 on every
+                    // connection, in flight or idle; the pools open new ones.
+                    let n = self.fault_started("PostgreSQL terminated every connection");
+                    sqlx::query(
+                        "select pg_terminate_backend(pid) from pg_stat_activity \
+                         where application_name = $1",
+                    )
+                    .bind(&self.application_name)
+                    .execute(&self.postgres)
+                    .await
+                    .unwrap();
                     self.fault_healed(n);
                 }
                 _ => {
@@ -386,6 +405,13 @@ async fn a_chaos_soak_loses_no_session_and_resurrects_no_token() {
     eprintln!("chaos soak: {seconds} s, SOAK_SEED={seed}");
 
     let (relay, database_url) = Relay::to_test_postgres().await;
+    let application_name = format!("kwsoak{}", uuid::Uuid::new_v4().simple());
+    let database_url = format!("{database_url}&application_name={application_name}");
+    let postgres = keyward::store::connect(
+        &std::env::var("KEYWARD_TEST_POSTGRES_URL").expect("KEYWARD_TEST_POSTGRES_URL"),
+    )
+    .await
+    .unwrap();
     let redis = ThrowawayRedis::start_with(true);
     let env = vec![
         ("KEYWARD_DATABASE_URL", database_url),
@@ -424,6 +450,8 @@ async fn a_chaos_soak_loses_no_session_and_resurrects_no_token() {
         keys: tempfile::tempdir().unwrap(),
         redis: Mutex::new(redis),
         relay,
+        postgres,
+        application_name,
         client: (field(&created, "client_id"), field(&created, "client_secret")),
         http: reqwest::Client::new(),
         counts: Counts::default(),
