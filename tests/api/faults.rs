@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tempfile::TempDir;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, TestClient};
 
 /// A redis-server of this test's own, keeping nothing on disk unless `appendonly`.
 pub(crate) struct ThrowawayRedis {
@@ -168,6 +168,22 @@ impl Drop for ThrowawayRedis {
     }
 }
 
+/// Fail closed: a token whose state cannot be checked is neither reported active nor accepted;
+/// introspection and UserInfo answer 503 with `Retry-After`.
+async fn assert_token_state_unavailable(app: &TestApp, client: &TestClient, access: &str) {
+    let introspection = app
+        .post_form(
+            "/oauth/introspect",
+            &format!("token={access}"),
+            Some(&client.basic()),
+        )
+        .await;
+    introspection.assert_oauth_error(503, "temporarily_unavailable");
+    let userinfo = app.userinfo(access).await;
+    assert_eq!(userinfo.status, 503);
+    assert!(userinfo.header("retry-after").is_some());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "starts its own redis-server; run by .ci/fault-tests"]
 async fn a_redis_outage_answers_fast_503s_fails_closed_and_recovers() {
@@ -199,18 +215,7 @@ async fn a_redis_outage_answers_fast_503s_fails_closed_and_recovers() {
         .assert_oauth_error(503, "temporarily_unavailable");
     let refresh_took = timed.elapsed();
 
-    // Fail closed: a token whose state cannot be checked is never reported active.
-    let introspection = app
-        .post_form(
-            "/oauth/introspect",
-            &format!("token={access}"),
-            Some(&client.basic()),
-        )
-        .await;
-    introspection.assert_oauth_error(503, "temporarily_unavailable");
-    let userinfo = app.userinfo(&access).await;
-    assert_eq!(userinfo.status, 503);
-    assert!(userinfo.header("retry-after").is_some());
+    assert_token_state_unavailable(&app, &client, &access).await;
 
     // Client credentials need no session: they keep working while only Redis is down.
     assert_eq!(app.client_credentials(&client).await.status, 200);
@@ -286,15 +291,7 @@ async fn a_redis_still_loading_its_data_after_a_restart_answers_503_and_keeps_ev
     app.refresh(&client, &refresh)
         .await
         .assert_oauth_error(503, "temporarily_unavailable");
-    let introspection = app
-        .post_form(
-            "/oauth/introspect",
-            &format!("token={access}"),
-            Some(&client.basic()),
-        )
-        .await;
-    introspection.assert_oauth_error(503, "temporarily_unavailable");
-    assert_eq!(app.userinfo(&access).await.status, 503);
+    assert_token_state_unavailable(&app, &client, &access).await;
 
     let timed = Instant::now();
     while app.get("/ready", None).await.status != 200 {
@@ -414,15 +411,7 @@ async fn a_database_outage_answers_fast_503s_and_recovers() {
         .await
         .assert_oauth_error(503, "temporarily_unavailable");
     let issue_took = timed.elapsed();
-    let introspection = app
-        .post_form(
-            "/oauth/introspect",
-            &format!("token={access}"),
-            Some(&client.basic()),
-        )
-        .await;
-    introspection.assert_oauth_error(503, "temporarily_unavailable");
-    assert_eq!(app.userinfo(&access).await.status, 503);
+    assert_token_state_unavailable(&app, &client, &access).await;
     let ready = app.get("/ready", None).await;
     assert_eq!(ready.status, 503);
     assert_eq!(
