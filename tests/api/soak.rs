@@ -8,7 +8,8 @@
 //! with every fault healed: every session not explicitly ended still refreshes (no lost
 //! sessions), every revoked token and every token of an ended session is inactive on every
 //! replica (no resurrected tokens), no answer was a 500, and 503s came only during a fault.
-//! `SOAK_SECONDS` sets the length (180 by default); `SOAK_SEED` replays a fault schedule.
+//! `SOAK_SECONDS` sets the length (180 by default); `SOAK_SEED` replays a fault schedule;
+//! `SOAK_FAULTS` (a comma-separated subset of [`FAULTS`]) picks the faults.
 //! Ignored by plain `cargo test`; `.ci/soak-tests` runs it.
 
 use std::collections::HashMap;
@@ -220,7 +221,7 @@ impl Soak {
                 }
                 Answer::Status(400, body) => {
                     self.counts.lost_sessions.fetch_add(1, Ordering::Relaxed);
-                    eprintln!("a session was lost: {body}");
+                    eprintln!("{} a session was lost: {body}", now());
                     self.ledger.lock().unwrap().lost.push(refresh.to_owned());
                     return None;
                 }
@@ -250,7 +251,7 @@ impl Soak {
                         }
                         Answer::Status(400, body) => {
                             self.counts.lost_sessions.fetch_add(1, Ordering::Relaxed);
-                            eprintln!("a session was lost: {body}");
+                            eprintln!("{} a session was lost: {body}", now());
                             self.ledger.lock().unwrap().lost.push(refresh.clone());
                             (refresh, access) = self.login(&mut rng).await;
                         }
@@ -300,6 +301,8 @@ impl Soak {
     }
 
     fn fault_started(&self, kind: &'static str) -> usize {
+        // The wall clock, as the replicas' logs write it, so a failure can be laid beside them.
+        eprintln!("{} fault: {kind}", now());
         *self.fault_counts.lock().unwrap().entry(kind).or_default() += 1;
         let mut faults = self.faults.lock().unwrap();
         faults.push((Instant::now(), None));
@@ -307,6 +310,7 @@ impl Soak {
     }
 
     fn fault_healed(&self, n: usize) {
+        eprintln!("{} healed", now());
         self.faults.lock().unwrap()[n].1 = Some(Instant::now());
     }
 
@@ -317,13 +321,14 @@ impl Soak {
     }
 
     /// Injects random faults until `until`, one at a time, each healed before the next.
-    async fn faults(self: Arc<Self>, seed: u64, until: Instant) {
+    /// `kinds` names the faults that may be injected (see [`FAULTS`]).
+    async fn faults(self: Arc<Self>, seed: u64, until: Instant, kinds: Vec<&'static str>) {
         let mut rng = Rng(seed | 1);
         while Instant::now() + Duration::from_secs(15) < until {
             tokio::time::sleep(Duration::from_millis(4000 + rng.below(6000))).await;
             let replica = rng.below(3) as usize;
-            match rng.below(5) {
-                0 => {
+            match kinds[rng.below(kinds.len() as u64) as usize] {
+                "kill" => {
                     let n = self.fault_started("replica SIGKILLed and restarted");
                     self.replicas.lock().unwrap()[replica] = None;
                     let server = self.servers.lock().unwrap()[replica].take();
@@ -337,7 +342,7 @@ impl Soak {
                         .unwrap();
                     self.fault_healed(n);
                 }
-                1 => {
+                "redis" => {
                     let n = self.fault_started("Redis restarted");
                     let soak = self.clone();
                     tokio::task::spawn_blocking(move || soak.redis.lock().unwrap().restart_cleanly())
@@ -345,14 +350,14 @@ impl Soak {
                         .unwrap();
                     self.fault_healed(n);
                 }
-                2 => {
+                "cut" => {
                     let n = self.fault_started("PostgreSQL cut off and restored");
                     self.relay.cut();
                     tokio::time::sleep(Duration::from_millis(1000 + rng.below(4000))).await;
                     self.relay.open().await;
                     self.fault_healed(n);
                 }
-                3 => {
+                "terminate" => {
                     // What a PostgreSQL restart or failover does: FATAL 57P01 on every
                     // connection, in flight or idle; the pools open new ones.
                     let n = self.fault_started("PostgreSQL terminated every connection");
@@ -382,6 +387,16 @@ impl Soak {
             }
         }
     }
+}
+
+/// The faults the soak injects, as `SOAK_FAULTS` names them: a replica SIGKILLed and
+/// restarted, Redis restarted, PostgreSQL cut off, PostgreSQL terminating every connection, a
+/// replica paused past the client timeout.
+const FAULTS: [&str; 5] = ["kill", "redis", "cut", "terminate", "pause"];
+
+/// The wall clock to the millisecond.
+fn now() -> humantime::Rfc3339Timestamp {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now())
 }
 
 fn field(v: &Value, name: &str) -> String {
@@ -468,7 +483,16 @@ async fn a_chaos_soak_loses_no_session_and_resurrects_no_token() {
 
     let started = Instant::now();
     let until = started + Duration::from_secs(seconds);
-    let faults = tokio::spawn(soak.clone().faults(seed, until));
+    let kinds: Vec<&'static str> = match std::env::var("SOAK_FAULTS") {
+        Ok(list) => FAULTS
+            .into_iter()
+            .filter(|kind| list.split(',').any(|k| k.trim() == *kind))
+            .collect(),
+        Err(_) => FAULTS.to_vec(),
+    };
+    assert!(!kinds.is_empty(), "SOAK_FAULTS names none of {FAULTS:?}");
+    eprintln!("faults: {kinds:?}");
+    let faults = tokio::spawn(soak.clone().faults(seed, until, kinds));
     let clients: Vec<_> = (0..CLIENTS as u64)
         .map(|i| {
             tokio::spawn(
@@ -496,7 +520,7 @@ async fn a_chaos_soak_loses_no_session_and_resurrects_no_token() {
                 Answer::Status(200, _) => break,
                 Answer::Status(400, body) => {
                     soak.counts.lost_sessions.fetch_add(1, Ordering::Relaxed);
-                    eprintln!("a session was lost: {body}");
+                    eprintln!("{} a session was lost: {body}", now());
                     break;
                 }
                 _ => {
@@ -557,11 +581,12 @@ async fn a_chaos_soak_loses_no_session_and_resurrects_no_token() {
         c.lost_sessions.load(Ordering::Relaxed),
         revoked.len() + ended.len(),
     );
-    if c.status_500.load(Ordering::Relaxed) > 0 {
-        // What the replicas logged of their faults names the cause of a 500.
+    if c.status_500.load(Ordering::Relaxed) + c.lost_sessions.load(Ordering::Relaxed) > 0 {
+        // What the replicas logged of their faults, and of reuse, names the cause.
         for (replica, dir) in soak.dirs.iter().enumerate() {
             let log = std::fs::read_to_string(dir.path().join("keyward.log")).unwrap_or_default();
-            for line in log.lines().filter(|l| l.contains("ERROR")).take(20) {
+            let telling = |l: &&str| l.contains("ERROR") || l.contains("reuse");
+            for line in log.lines().filter(telling).take(20) {
                 eprintln!("replica {replica}: {line}");
             }
         }
