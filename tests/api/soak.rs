@@ -394,7 +394,9 @@ impl Soak {
 /// replica paused past the client timeout.
 const FAULTS: [&str; 5] = ["kill", "redis", "cut", "terminate", "pause"];
 
-/// The wall clock to the millisecond.
+/// The wall clock to the millisecond: the replicas are other processes logging real time, and
+/// no settable clock reaches them.
+#[allow(clippy::disallowed_methods)]
 fn now() -> humantime::Rfc3339Timestamp {
     humantime::format_rfc3339_millis(std::time::SystemTime::now())
 }
