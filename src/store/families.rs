@@ -126,8 +126,9 @@ pub trait FamilyStore: Send + Sync {
     fn create(&self, family: NewFamily<'_>, now: UnixTime)
     -> impl Future<Output = anyhow::Result<()>> + Send;
 
-    /// Presents a refresh token on behalf of `client_id`; if it is current (or, within the
-    /// leeway, the one just replaced), makes `successor` current. An earlier token revokes the
+    /// Presents a refresh token on behalf of `client_id`; if it is current, or was replaced
+    /// less than the leeway ago (a lost response, a stale duplicate), makes `successor` current
+    /// and starts the leeway of the token it replaces. A token replaced longer ago revokes the
     /// family.
     fn rotate(
         &self,

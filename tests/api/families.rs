@@ -174,6 +174,29 @@ async fn leeway_lets_the_previous_token_through_once_per_rotation_window() {
     assert!(!f.store().find(&id).await.unwrap().unwrap().active);
 }
 
+#[tokio::test]
+async fn within_the_leeway_any_token_replaced_moments_ago_gets_a_successor() {
+    let f = Fixture::new().await;
+    let leeway = Lifetimes {
+        idle: 3600,
+        leeway: 30,
+    };
+    let (id, first) = f.family(86_400).await;
+    let (_, second) = f.rotate(&first, f.now(), leeway).await;
+    let (_, third) = f.rotate(&second, f.now() + 1, leeway).await;
+    // `first` was replaced 20 s ago, two rotations back: a stale duplicate, not reuse.
+    let (stale, fourth) = f.rotate(&first, f.now() + 20, leeway).await;
+    assert!(matches!(stale, Rotation::Rotated(_)), "{stale:?}");
+    assert!(f.store().find_by_token(&fourth).await.unwrap().unwrap().current);
+    // `third` was current until now: its leeway starts now, not at its own issue.
+    let (again, _) = f.rotate(&third, f.now() + 45, leeway).await;
+    assert!(matches!(again, Rotation::Rotated(_)), "{again:?}");
+    // `second` was replaced at +1: now it is past its leeway, whatever happened since.
+    let (late, _) = f.rotate(&second, f.now() + 46, leeway).await;
+    assert!(matches!(late, Rotation::Reused(_)), "{late:?}");
+    assert!(!f.store().find(&id).await.unwrap().unwrap().active);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_rotations_of_one_token_have_one_winner() {
     let f = Fixture::new().await;

@@ -89,6 +89,8 @@ struct Model {
     user: usize,
     /// Every token issued, oldest first.
     issued: Vec<RefreshToken>,
+    /// When each issued token stopped being current (by index into `issued`).
+    replaced_at: Vec<Option<UnixTime>>,
     current: usize,
     previous: Option<usize>,
     rotated_at: UnixTime,
@@ -123,17 +125,16 @@ impl Model {
         if !self.refreshable(now) {
             return Outcome::Invalid;
         }
-        if index == self.current {
+        // The current token, or one replaced less than the leeway ago (a lost response, a
+        // stale duplicate): a successor becomes the one current token.
+        let recent = self.replaced_at[index].is_some_and(|at| now < at + leeway);
+        if index == self.current || recent {
+            self.replaced_at[self.current] = Some(now);
             self.issued.push(successor);
-            self.previous = Some(self.current);
+            self.replaced_at.push(None);
+            self.previous = Some(index);
             self.current = self.issued.len() - 1;
             self.rotated_at = now;
-            self.generation += 1;
-            return Outcome::Rotated;
-        }
-        if Some(index) == self.previous && now < self.rotated_at + leeway {
-            self.issued.push(successor);
-            self.current = self.issued.len() - 1;
             self.generation += 1;
             return Outcome::Rotated;
         }
@@ -194,6 +195,7 @@ async fn run(app: &TestApp, client: &str, leeway: i64, ops: &[Op]) -> Result<(),
                     id,
                     user: *user,
                     issued: vec![first],
+                    replaced_at: vec![None],
                     current: 0,
                     previous: None,
                     rotated_at: now,

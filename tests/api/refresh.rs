@@ -170,6 +170,38 @@ async fn within_the_leeway_the_previous_token_gets_a_new_successor_and_one_chain
         .assert_oauth_error(400, "invalid_grant");
 }
 
+#[tokio::test]
+async fn within_the_leeway_a_stale_duplicate_of_an_older_token_keeps_the_session() {
+    // A replica paused mid-request runs it after the client timed out, retried elsewhere and
+    // moved on, so a token replaced two rotations ago arrives again. Within the leeway that is a
+    // duplicate of the client's own request, not a copy held by someone else.
+    let app = TestApp::with_config(|c| c.refresh_reuse_leeway = Duration::from_secs(30)).await;
+    let (client, first) = signed_in(&app).await;
+    let second = app.refresh(&client, &field(&first, "refresh_token")).await.json();
+    let third = app
+        .refresh(&client, &field(&second, "refresh_token"))
+        .await
+        .json();
+    app.clock.advance(Duration::from_secs(5));
+    let stale = app.refresh(&client, &field(&first, "refresh_token")).await;
+    assert_eq!(stale.status, 200, "{}", stale.text());
+    // The client's newest token was replaced by the stale request's successor a moment ago:
+    // it still refreshes, and its chain goes on.
+    let fourth = app.refresh(&client, &field(&third, "refresh_token")).await;
+    assert_eq!(fourth.status, 200, "{}", fourth.text());
+    let fifth = app.refresh(&client, &fourth.str("refresh_token")).await;
+    assert_eq!(fifth.status, 200);
+
+    // Past the leeway a token replaced earlier is a copy: reuse ends the session.
+    app.clock.advance(Duration::from_secs(31));
+    app.refresh(&client, &field(&first, "refresh_token"))
+        .await
+        .assert_oauth_error(400, "invalid_grant");
+    app.refresh(&client, &fifth.str("refresh_token"))
+        .await
+        .assert_oauth_error(400, "invalid_grant");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_refreshes_with_one_token_give_exactly_one_success() {
     let app = TestApp::spawn().await;

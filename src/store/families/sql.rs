@@ -103,6 +103,9 @@ struct PresentedRow {
     family: FamilyRow,
     current_hash: Option<String>,
     previous_hash: Option<String>,
+    /// When the presented token stopped being current; null while current, or if that was
+    /// before migration 20261206000006.
+    replaced_at: Option<i64>,
 }
 
 impl FamilyStore for SqlFamilies {
@@ -292,24 +295,32 @@ async fn rotate_in(
     if family.client_id != client_id || !family.refreshable(now, lifetimes) || is_current {
         return Ok(Rotation::Invalid);
     }
-    if is_previous && now < family.rotated_at.saturating_add(lifetimes.leeway) {
-        // Within the leeway the token just replaced may be presented again (a lost response):
-        // it gets a new successor, which replaces the current one, so the family keeps a
-        // single live chain. `rotated_at` stays, so the leeway cannot be stretched.
+    // A token replaced less than the leeway ago: a response that was lost, or a stale duplicate
+    // of a request that ran late (a paused process) after the client had moved on. It gets a
+    // successor, which becomes the one current token (compare-and-set on the current token
+    // seen); the token it replaces is stamped by the trigger and starts its own leeway. Before
+    // migration 20261206000006 only the previous token's time was known: the rotation's.
+    let replaced_at = found.replaced_at.or(is_previous.then_some(family.rotated_at));
+    if let Some(replaced_at) = replaced_at
+        && now < replaced_at.saturating_add(lifetimes.leeway)
+    {
         let rotated: Option<FamilyRow> = sqlx::query_as(concat!(
-            "update families set current_hash = $2, generation = generation + 1
-             where id = $1 and previous_hash = $3 and status = 'active'
+            "update families set previous_hash = $3, current_hash = $2,
+                    generation = generation + 1, rotated_at = $5
+             where id = $1 and current_hash = $4 and status = 'active'
              returning ",
             columns!()
         ))
         .bind(&family.id)
         .bind(successor.as_str())
         .bind(presented.hash.as_str())
+        .bind(found.current_hash.as_deref())
+        .bind(now)
         .fetch_optional(db)
         .await?;
         return Ok(rotated.map_or(Rotation::Invalid, |row| Rotation::Rotated(Family::from(row))));
     }
-    // An earlier token presented again: someone holds a copy. The legitimate client and the
+    // A token replaced earlier than that presented again: someone holds a copy. The legitimate client and the
     // thief cannot be told apart, so the whole session ends (OAuth 2.0 Security BCP §4.14.2).
     revoke_in(db, &family.id, "refresh token reuse", now).await?;
     Ok(Rotation::Reused(Family {
@@ -332,7 +343,7 @@ async fn find_presented<'e>(
     sqlx::query_as(concat!(
         "select ",
         f_columns!(),
-        ", f.current_hash, f.previous_hash
+        ", f.current_hash, f.previous_hash, t.replaced_at
          from refresh_tokens t join families f on f.id = t.family_id
          where t.hash = $1 and t.family_id = $2"
     ))

@@ -4,8 +4,10 @@
 -- or {'invalid'}.
 local f = redis.call('HMGET', KEYS[1], 'c', 'e', 'x', 'r', 'h', 'p', 'g')
 if not f[1] then return {'invalid'} end
--- Only hashes this family issued count: a made-up token is unknown, never reuse.
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return {'invalid'} end
+-- Only hashes this family issued count: a made-up token is unknown, never reuse. Each one's value
+-- is when it stopped being current ('' while current, or if that was before 2026-12-06).
+local replaced = redis.call('HGET', KEYS[1], ARGV[1])
+if not replaced then return {'invalid'} end
 local now, idle, leeway = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local absolute, rotated, generation = tonumber(f[3]), tonumber(f[4]), tonumber(f[7])
 -- Another client's token, an ended session or an expired chain: refuse and change nothing.
@@ -19,17 +21,16 @@ local function family(outcome)
   return fields
 end
 
-if f[5] == ARGV[1] then
-  redis.call('HSET', KEYS[1], 'p', ARGV[1], 'h', ARGV[2], 'g', generation + 1, 'r', now, ARGV[2], '')
+-- The current token, or one replaced less than the leeway ago (a lost response, or a stale
+-- duplicate of a request that ran late): it gets a successor, which becomes the one current
+-- token; the token it replaces is stamped with the time, which starts its own leeway.
+if replaced == '' and f[6] == ARGV[1] then replaced = f[4] end
+if f[5] == ARGV[1] or (replaced ~= '' and now < tonumber(replaced) + leeway) then
+  redis.call('HSET', KEYS[1], 'p', ARGV[1], 'h', ARGV[2], 'g', generation + 1, 'r', now,
+    ARGV[2], '', f[5], now)
   redis.call('EXPIREAT', KEYS[1], math.min(now + idle, absolute))
   return family('rotated')
 end
--- Within the leeway the token just replaced may come again (a lost response): a new successor
--- replaces the current token, so the family keeps one live chain; rotated_at stays put.
-if f[6] == ARGV[1] and now < rotated + leeway then
-  redis.call('HSET', KEYS[1], 'h', ARGV[2], 'g', generation + 1, ARGV[2], '')
-  return family('rotated')
-end
--- An earlier token again: someone holds a copy, so the whole session ends.
+-- A token replaced earlier than that: someone holds a copy, so the whole session ends.
 redis.call('HSET', KEYS[1], 'e', 'refresh token reuse', 't', now)
 return family('reused')
