@@ -197,11 +197,7 @@ pub fn redis_unavailable(err: &::redis::RedisError) -> bool {
             err.kind(),
             ErrorKind::ClusterConnectionNotFound
                 | ErrorKind::Server(
-                    ServerErrorKind::BusyLoading
-                        | ServerErrorKind::TryAgain
-                        | ServerErrorKind::ClusterDown
-                        | ServerErrorKind::MasterDown
-                        | ServerErrorKind::ReadOnly
+                    ServerErrorKind::BusyLoading | ServerErrorKind::MasterDown | ServerErrorKind::ReadOnly
                 )
         )
 }

@@ -197,6 +197,47 @@ async fn within_the_leeway_any_token_replaced_moments_ago_gets_a_successor() {
     assert!(!f.store().find(&id).await.unwrap().unwrap().active);
 }
 
+/// Takes back the time `token` was replaced, as a token replaced before that time was kept
+/// (migration 20261206000006; in Redis, the field's value) has none.
+async fn forget_when_replaced(f: &Fixture, token: &RefreshToken) {
+    if let Some(redis) = f.store().redis() {
+        let key = redis.key(&format!("{{{}}}:s", token.family_id));
+        let _: i64 = redis
+            .query(redis::cmd("HSET").arg(key).arg(token.hash.as_str()).arg(""))
+            .await
+            .unwrap();
+    } else {
+        sqlx::query("update refresh_tokens set replaced_at = null where hash = $1")
+            .bind(token.hash.as_str())
+            .execute(&f.app.state.db)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_previous_token_replaced_before_its_time_was_kept_has_one_leeway_from_that_rotation() {
+    let f = Fixture::new().await;
+    let leeway = Lifetimes {
+        idle: 3600,
+        leeway: 30,
+    };
+    let (id, first) = f.family(86_400).await;
+    let (_, second) = f.rotate(&first, f.now(), leeway).await;
+    forget_when_replaced(&f, &first).await;
+    // Its time falls back to the family's last rotation, at +0; each replay inside that window
+    // rotates the family again, which must not move the window along with it.
+    for at in [10, 20, 29] {
+        let (replay, _) = f.rotate(&first, f.now() + at, leeway).await;
+        assert!(matches!(replay, Rotation::Rotated(_)), "at +{at}: {replay:?}");
+    }
+    let (late, _) = f.rotate(&first, f.now() + 31, leeway).await;
+    assert!(matches!(late, Rotation::Reused(_)), "{late:?}");
+    assert!(!f.store().find(&id).await.unwrap().unwrap().active);
+    // The family's tokens: `second` was replaced at +10 and is refused with the rest.
+    assert_eq!(f.rotate(&second, f.now() + 31, leeway).await.0, Rotation::Invalid);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_rotations_of_one_token_have_one_winner() {
     let f = Fixture::new().await;

@@ -304,6 +304,15 @@ async fn rotate_in(
     if let Some(replaced_at) = replaced_at
         && now < replaced_at.saturating_add(lifetimes.leeway)
     {
+        if found.replaced_at.is_none() {
+            // The fallback's time is the family's, which the rotation below moves on: stamp the
+            // token with it first, or each replay would restart its own window.
+            sqlx::query("update refresh_tokens set replaced_at = $1 where hash = $2 and replaced_at is null")
+                .bind(replaced_at)
+                .bind(presented.hash.as_str())
+                .execute(db)
+                .await?;
+        }
         let rotated: Option<FamilyRow> = sqlx::query_as(concat!(
             "update families set previous_hash = $3, current_hash = $2,
                     generation = generation + 1, rotated_at = $5

@@ -24,10 +24,13 @@ end
 -- The current token, or one replaced less than the leeway ago (a lost response, or a stale
 -- duplicate of a request that ran late): it gets a successor, which becomes the one current
 -- token; the token it replaces is stamped with the time, which starts its own leeway.
+-- A previous token replaced before its time was kept falls back to the rotation's time, and is
+-- stamped with it, so the rotation below (which moves 'r') cannot restart its window. Fields are
+-- set in order: for the current token the later `f[5], now` wins.
 if replaced == '' and f[6] == ARGV[1] then replaced = f[4] end
 if f[5] == ARGV[1] or (replaced ~= '' and now < tonumber(replaced) + leeway) then
   redis.call('HSET', KEYS[1], 'p', ARGV[1], 'h', ARGV[2], 'g', generation + 1, 'r', now,
-    ARGV[2], '', f[5], now)
+    ARGV[1], replaced, ARGV[2], '', f[5], now)
   redis.call('EXPIREAT', KEYS[1], math.min(now + idle, absolute))
   return family('rotated')
 end
