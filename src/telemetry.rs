@@ -1,10 +1,12 @@
 //! Prometheus metrics: one recorder per process, every metric name here, and label values that
 //! are bounded (route templates, grant names, outcomes; never user or client ids).
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{LazyLock, OnceLock, PoisonError, RwLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -52,23 +54,60 @@ pub async fn upkeep_periodically() {
 /// Counts and times every request by method, route template and status.
 pub async fn track_http(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     // The template (`/api/v1/users/:id`), never the path itself: bounded, and free of ids.
     // Written with `:` rather than axum's braces, which some text-format parsers mistake for
     // the end of the label set.
     let route = request
         .extensions()
         .get::<MatchedPath>()
-        .map_or("unmatched".to_owned(), |p| {
-            p.as_str().replace('{', ":").replace('}', "")
+        .map_or("unmatched", |p| {
+            interned(p.as_str(), |template| template.replace('{', ":").replace('}', ""))
         });
     let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    histogram!("keyward_http_request_duration_seconds", "method" => method.clone(), "route" => route.clone())
+    let status = interned(response.status().as_str(), str::to_owned);
+    histogram!("keyward_http_request_duration_seconds", "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());
     counter!("keyward_http_requests_total", "method" => method, "route" => route, "status" => status)
         .increment(1);
     response
+}
+
+/// The methods the router answers, as themselves; anything else (an extension method a client
+/// made up) as `other`, so that no request can add a series.
+fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [Method; 9] = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::CONNECT,
+    ];
+    const LABELS: [&str; 9] = [
+        "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT",
+    ];
+    KNOWN
+        .iter()
+        .position(|known| known == method)
+        .map_or("other", |i| LABELS[i])
+}
+
+/// The label written for `key` (a route template or a status code: a few dozen of them, fixed
+/// by the router and HTTP), made once by `label` and kept for the life of the process, so that
+/// recording a request allocates nothing.
+fn interned(key: &str, label: impl FnOnce(&str) -> String) -> &'static str {
+    static LABELS: LazyLock<RwLock<HashMap<Box<str>, &'static str>>> = LazyLock::new(Default::default);
+    if let Some(found) = LABELS.read().unwrap_or_else(PoisonError::into_inner).get(key) {
+        return found;
+    }
+    let mut labels = LABELS.write().unwrap_or_else(PoisonError::into_inner);
+    labels
+        .entry(key.into())
+        .or_insert_with(|| Box::leak(label(key).into_boxed_str()))
 }
 
 /// `GET /metrics`: the Prometheus text format, with the gauges read at scrape time.

@@ -66,15 +66,23 @@ pub fn verify<C: DeserializeOwned>(
     typ: &str,
     issuer: &str,
 ) -> Result<C, JwtError> {
+    verify_with_kid(keys, now, token, typ, issuer).map(|(claims, _)| claims)
+}
+
+/// As [`verify`], with the kid of the key that verified it.
+fn verify_with_kid<C: DeserializeOwned>(
+    keys: &KeySet,
+    now: UnixTime,
+    token: &str,
+    typ: &str,
+    issuer: &str,
+) -> Result<(C, String), JwtError> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| JwtError::Malformed)?;
     if !header.typ.as_deref().is_some_and(|t| typ_matches(t, typ)) {
         return Err(JwtError::Type);
     }
-    let key = header
-        .kid
-        .as_deref()
-        .and_then(|kid| keys.published(kid, now))
-        .ok_or(JwtError::UnknownKey)?;
+    let kid = header.kid.ok_or(JwtError::UnknownKey)?;
+    let key = keys.published(&kid, now).ok_or(JwtError::UnknownKey)?;
     // `alg: none`, HS256 (even keyed with our public key) and every algorithm but the one the
     // named key signs with stop here: a key is never used with another algorithm.
     if header.alg != key.alg.jsonwebtoken() {
@@ -85,9 +93,10 @@ pub fn verify<C: DeserializeOwned>(
     validation.validate_aud = false;
     validation.set_issuer(&[issuer]);
     validation.set_required_spec_claims(&["iss", "exp", "sub"]);
-    jsonwebtoken::decode::<C>(token, &key.decoding, &validation)
+    let claims = jsonwebtoken::decode::<C>(token, &key.decoding, &validation)
         .map(|data| data.claims)
-        .map_err(|_| JwtError::Invalid)
+        .map_err(|_| JwtError::Invalid)?;
+    Ok((claims, kid))
 }
 
 /// As [`verify`], through `cache`: a token whose signature verified before is only parsed, as
@@ -108,13 +117,12 @@ pub fn verify_cached<C: DeserializeOwned>(
         }
         return serde_json::from_slice(&payload).map_err(|_| JwtError::Invalid);
     }
-    let claims = verify(keys, now, token, typ, issuer)?;
-    let kid = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid);
-    let payload = token
+    let (claims, kid) = verify_with_kid(keys, now, token, typ, issuer)?;
+    if let Some(payload) = token
         .split('.')
         .nth(1)
-        .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok());
-    if let (Some(kid), Some(payload)) = (kid, payload) {
+        .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
+    {
         cache.insert(token, kid.into(), payload.into());
     }
     Ok(claims)

@@ -14,8 +14,9 @@ const MAX_ENTRIES: usize = 4096;
 type Payload = Arc<[u8]>;
 /// The kid of the key that signed it.
 type Kid = Arc<str>;
-/// Token text to what its verification found.
-type Entries = HashMap<Box<str>, (Kid, Payload)>;
+/// Token text to what its verification found. Hashed with foldhash's seeded quality hasher:
+/// only verified tokens are keys, so no caller can choose colliding ones.
+type Entries = HashMap<Box<str>, (Kid, Payload), foldhash::quality::RandomState>;
 
 /// Verified tokens and their payloads.
 #[derive(Clone, Default)]

@@ -115,6 +115,35 @@ async fn counters_move_as_requests_are_served_and_labels_hold_no_ids() {
     }
 }
 
+#[tokio::test]
+async fn a_made_up_method_is_counted_as_other_and_adds_no_series() {
+    let app = TestApp::spawn().await;
+    let method = format!("BREW{}", uuid::Uuid::new_v4().simple()).to_uppercase();
+    let before = scrape(&app).await;
+    let request = axum::http::Request::builder()
+        .method(method.as_str())
+        .uri("/oauth/token")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    app.request(request).await;
+    let after = scrape(&app).await;
+    let moved =
+        |name: &str, labels: &[(&str, &str)]| total(&after, name, labels) - total(&before, name, labels);
+    assert!(
+        moved(
+            "keyward_http_requests_total",
+            &[("route", "/oauth/token"), ("method", "other")]
+        ) >= 1.0
+    );
+    assert!(
+        after
+            .samples
+            .iter()
+            .all(|s| s.labels.iter().all(|(_, value)| value != method.as_str())),
+        "the method became a label value"
+    );
+}
+
 #[test]
 fn the_dashboard_and_alerts_use_only_metrics_keyward_exports() {
     let source = std::fs::read_to_string("src/telemetry.rs").unwrap();
