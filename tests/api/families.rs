@@ -13,6 +13,12 @@ const LIFETIMES: Lifetimes = Lifetimes {
     leeway: 0,
 };
 
+/// As [`LIFETIMES`], with 30 s of reuse leeway.
+const WITH_LEEWAY: Lifetimes = Lifetimes {
+    leeway: 30,
+    ..LIFETIMES
+};
+
 /// A store under test with a user and a client for its families to belong to.
 struct Fixture {
     app: TestApp,
@@ -159,10 +165,7 @@ async fn idle_and_absolute_expiry() {
 #[tokio::test]
 async fn leeway_lets_the_previous_token_through_once_per_rotation_window() {
     let f = Fixture::new().await;
-    let leeway = Lifetimes {
-        idle: 3600,
-        leeway: 30,
-    };
+    let leeway = WITH_LEEWAY;
     let (id, first) = f.family(86_400).await;
     let (_, lost) = f.rotate(&first, f.now(), leeway).await;
     let (again, current) = f.rotate(&first, f.now() + 10, leeway).await;
@@ -177,10 +180,7 @@ async fn leeway_lets_the_previous_token_through_once_per_rotation_window() {
 #[tokio::test]
 async fn within_the_leeway_any_token_replaced_moments_ago_gets_a_successor() {
     let f = Fixture::new().await;
-    let leeway = Lifetimes {
-        idle: 3600,
-        leeway: 30,
-    };
+    let leeway = WITH_LEEWAY;
     let (id, first) = f.family(86_400).await;
     let (_, second) = f.rotate(&first, f.now(), leeway).await;
     let (_, third) = f.rotate(&second, f.now() + 1, leeway).await;
@@ -218,10 +218,7 @@ async fn forget_when_replaced(f: &Fixture, token: &RefreshToken) {
 #[tokio::test]
 async fn a_previous_token_replaced_before_its_time_was_kept_has_one_leeway_from_that_rotation() {
     let f = Fixture::new().await;
-    let leeway = Lifetimes {
-        idle: 3600,
-        leeway: 30,
-    };
+    let leeway = WITH_LEEWAY;
     let (id, first) = f.family(86_400).await;
     let (_, second) = f.rotate(&first, f.now(), leeway).await;
     forget_when_replaced(&f, &first).await;
