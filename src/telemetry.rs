@@ -73,32 +73,25 @@ pub async fn track_http(request: Request, next: Next) -> Response {
     response
 }
 
-/// The methods the router answers, as themselves; anything else (an extension method a client
-/// made up) as `other`, so that no request can add a series.
+/// The methods the router answers, as themselves; any other (TRACE, CONNECT, an extension
+/// method a client made up) as `other`, so that no request can add a series.
 fn method_label(method: &Method) -> &'static str {
-    const KNOWN: [Method; 9] = [
-        Method::GET,
-        Method::POST,
-        Method::PUT,
-        Method::PATCH,
-        Method::DELETE,
-        Method::HEAD,
-        Method::OPTIONS,
-        Method::TRACE,
-        Method::CONNECT,
-    ];
-    const LABELS: [&str; 9] = [
-        "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT",
-    ];
-    KNOWN
-        .iter()
-        .position(|known| known == method)
-        .map_or("other", |i| LABELS[i])
+    match method.as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
+    }
 }
 
 /// The label written for `key` (a route template or a status code: a few dozen of them, fixed
 /// by the router and HTTP), made once by `label` and kept for the life of the process, so that
-/// recording a request allocates nothing.
+/// recording a request allocates nothing. One map serves both: a template starts with `/`, a
+/// status code never does.
 fn interned(key: &str, label: impl FnOnce(&str) -> String) -> &'static str {
     static LABELS: LazyLock<RwLock<HashMap<Box<str>, &'static str>>> = LazyLock::new(Default::default);
     if let Some(found) = LABELS.read().unwrap_or_else(PoisonError::into_inner).get(key) {

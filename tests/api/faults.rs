@@ -171,14 +171,9 @@ impl Drop for ThrowawayRedis {
 /// Fail closed: a token whose state cannot be checked is neither reported active nor accepted;
 /// introspection and UserInfo answer 503 with `Retry-After`.
 async fn assert_token_state_unavailable(app: &TestApp, client: &TestClient, access: &str) {
-    let introspection = app
-        .post_form(
-            "/oauth/introspect",
-            &format!("token={access}"),
-            Some(&client.basic()),
-        )
-        .await;
-    introspection.assert_oauth_error(503, "temporarily_unavailable");
+    app.introspection(client, access)
+        .await
+        .assert_oauth_error(503, "temporarily_unavailable");
     let userinfo = app.userinfo(access).await;
     assert_eq!(userinfo.status, 503);
     assert!(userinfo.header("retry-after").is_some());

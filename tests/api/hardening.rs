@@ -64,13 +64,7 @@ async fn answers_with_tokens_or_personal_data_are_never_stored() {
     let tokens = app.login(&client, "ada@example.com", "pw-pw-pw-pw").await;
     let access = tokens["access_token"].as_str().unwrap();
     let bearer = format!("Bearer {access}");
-    let introspection = app
-        .post_form(
-            "/oauth/introspect",
-            &format!("token={access}"),
-            Some(&client.basic()),
-        )
-        .await;
+    let introspection = app.introspection(&client, access).await;
     for (name, answer) in [
         ("token", app.client_credentials(&client).await),
         ("userinfo", app.userinfo(access).await),

@@ -418,13 +418,17 @@ impl TestApp {
 
     /// Introspection by `client`; asserts 200 and returns the body.
     pub async fn introspect(&self, client: &TestClient, token: &str) -> Value {
+        self.introspection(client, token).await.ok()
+    }
+
+    /// The introspection endpoint's whole answer, whatever its status.
+    pub async fn introspection(&self, client: &TestClient, token: &str) -> TestResponse {
         self.post_form(
             "/oauth/introspect",
             &format!("token={}", enc(token)),
             Some(&client.basic()),
         )
         .await
-        .ok()
     }
 
     pub async fn revoke(&self, client: &TestClient, token: &str) -> TestResponse {

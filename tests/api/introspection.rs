@@ -15,13 +15,7 @@ async fn a_live_user_access_token_is_described() {
     let user_id = app.user("ada@example.com", "pw-pw-pw-pw").await;
     let tokens = app.login(&client, "ada@example.com", "pw-pw-pw-pw").await;
     let access = tokens["access_token"].as_str().unwrap();
-    let response = app
-        .post_form(
-            "/oauth/introspect",
-            &format!("token={access}"),
-            Some(&client.basic()),
-        )
-        .await;
+    let response = app.introspection(&client, access).await;
     assert_eq!(response.status, 200);
     assert_eq!(response.header("cache-control"), Some("no-store"));
     let body = response.json();

@@ -329,8 +329,9 @@ async fn rotate_in(
         .await?;
         return Ok(rotated.map_or(Rotation::Invalid, |row| Rotation::Rotated(Family::from(row))));
     }
-    // A token replaced earlier than that presented again: someone holds a copy. The legitimate client and the
-    // thief cannot be told apart, so the whole session ends (OAuth 2.0 Security BCP §4.14.2).
+    // A token replaced earlier than that, presented again: someone holds a copy. The legitimate
+    // client and the thief cannot be told apart, so the whole session ends (OAuth 2.0 Security
+    // BCP §4.14.2).
     revoke_in(db, &family.id, "refresh token reuse", now).await?;
     Ok(Rotation::Reused(Family {
         active: false,
