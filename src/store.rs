@@ -40,6 +40,8 @@ pub mod signins;
 pub mod throttle;
 /// Users and their roles.
 pub mod users;
+/// The commit a SQLite database in WAL mode is at, without a transaction.
+pub mod wal_index;
 
 /// A connection pool to whichever database the URL names. Every query is written in the SQL
 /// that SQLite and PostgreSQL share (`$n` placeholders, `returning`, `on conflict`).

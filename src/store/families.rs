@@ -6,6 +6,8 @@ use std::future::Future;
 use crate::clock::UnixTime;
 use crate::crypto::token::{PlainToken, TokenHash, random_b64url};
 
+/// Access tokens found live, remembered while a SQLite database is unchanged.
+mod live_tokens;
 /// The Redis backend: one Lua script per atomic step, every key of a family in one hash slot.
 pub mod redis;
 /// The SQL backend.

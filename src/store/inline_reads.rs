@@ -5,12 +5,16 @@
 //! the server's CPU under introspection load, measured). A read in WAL mode never waits for a
 //! writer, so the liveness check of every bearer request runs here instead, on the request's own
 //! thread, in a few microseconds. It reads the committed state at the time of the request, as
-//! the pool would: nothing is cached, so a revocation by any process is seen at once.
+//! the pool would. A live answer is then kept (`families::live_tokens`) only until the next
+//! commit of any process, which the wal-index header tells without a read ([`WalIndex`]), so a
+//! revocation is still seen at once.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
+
+use super::wal_index::{Commit, WalIndex};
 
 /// How much of the database file each connection maps (address space, not memory: the pages
 /// are the kernel's page cache, shared by every connection).
@@ -19,6 +23,8 @@ const MMAP_BYTES: i64 = 1 << 30;
 /// Read connections to one SQLite file.
 pub struct InlineReads {
     connections: Vec<Mutex<Connection>>,
+    /// Which commit the file is at, for answers remembered until the next one.
+    wal_index: Option<WalIndex>,
 }
 
 impl InlineReads {
@@ -54,7 +60,21 @@ impl InlineReads {
             connection.pragma_update(None, "mmap_size", MMAP_BYTES)?;
             connections.push(Mutex::new(connection));
         }
-        Ok(Some(Self { connections }))
+        // Without it every check reads the database, as before: slower, never wrong.
+        let wal_index = WalIndex::open(path.as_ref())
+            .inspect_err(|err| tracing::warn!(%err, "SQLite's wal-index unreadable; liveness is read on every request"))
+            .ok()
+            .flatten();
+        Ok(Some(Self {
+            connections,
+            wal_index,
+        }))
+    }
+
+    /// The commit the database is at now; `None` when that cannot be told without a read
+    /// (another journal mode, or a writer rewriting the header at this very moment).
+    pub fn commit(&self) -> Option<Commit> {
+        self.wal_index.as_ref()?.commit()
     }
 
     /// Runs `read` on a free connection. `None` when every connection is in use or the read

@@ -253,3 +253,75 @@ async fn sessions_and_tokens_ended_by_another_process_are_inactive_at_once() {
     );
     assert_eq!(app.userinfo(kept).await.status, 401);
 }
+
+/// On SQLite an access token found live is remembered until the database's next commit, by any
+/// process (store::families::live_tokens). Each way of ending a token, tried on a token whose
+/// liveness was just remembered, takes effect on the very next request: a revocation, a logout,
+/// a password change and `keyward user delete` run as a process of its own. On the other
+/// backends nothing is remembered and the same holds.
+#[tokio::test]
+async fn remembered_liveness_ends_at_once_with_revocation_logout_password_change_and_cli_delete() {
+    const PASSWORD: &str = "pw-pw-pw-pw";
+    let app = TestApp::spawn().await;
+    let client = app.full_client().await;
+    let resource_server = app.client(&["client_credentials"], "").await;
+    app.user("ada@example.com", PASSWORD).await;
+    let (app, client, resource_server) = (&app, &client, &resource_server);
+    let sign_in = || async { app.access_token(client, "ada@example.com", PASSWORD).await };
+    // Introspected twice: the second answer is the remembered one.
+    let live = |token: String| async move {
+        for _ in 0..2 {
+            assert_eq!(app.introspect(resource_server, &token).await["active"], true);
+        }
+        assert_eq!(app.userinfo(&token).await.status, 200);
+        token
+    };
+    let ended = |token: String| async move {
+        assert_eq!(
+            app.introspect(resource_server, &token).await,
+            json!({"active": false})
+        );
+        assert_eq!(app.userinfo(&token).await.status, 401);
+    };
+
+    // RFC 7009 revocation of the access token itself.
+    let revoked = live(sign_in().await).await;
+    app.revoke(client, &revoked).await.expect(200);
+    ended(revoked).await;
+
+    // A logout through the account API.
+    let logged_out = live(sign_in().await).await;
+    app.api("POST", "/api/v1/logout", Some(&logged_out), None)
+        .await
+        .expect(204);
+    ended(logged_out).await;
+
+    // A password change ends every other session.
+    let changer = live(sign_in().await).await;
+    let other = live(sign_in().await).await;
+    app.api(
+        "PUT",
+        "/api/v1/users/me/password",
+        Some(&changer),
+        Some(json!({ "current_password": PASSWORD, "new_password": "another long passphrase" })),
+    )
+    .await
+    .expect(204);
+    ended(other).await;
+
+    // `keyward user delete`, another process on the same database (and Redis prefix).
+    let deleted = live(
+        app.access_token(client, "ada@example.com", "another long passphrase")
+            .await,
+    )
+    .await;
+    let config = &app.state.config;
+    let mut env = vec![("KEYWARD_DATABASE_URL", config.database_url.clone())];
+    if let Some(url) = &config.redis_url {
+        env.push(("KEYWARD_REDIS_URL", url.clone()));
+        env.push(("KEYWARD_REDIS_PREFIX", config.redis_prefix.clone()));
+    }
+    let cwd = tempfile::tempdir().unwrap();
+    crate::cli::keyward_with(&cwd, &["user", "delete", "ada@example.com"], None, &env);
+    ended(deleted).await;
+}

@@ -195,10 +195,13 @@ async fn each_hot_path_makes_a_fixed_number_of_round_trips() {
             redis: *redis,
         })
         .collect();
-    // On SQLite the liveness check of bearer requests is an inline read (store::inline_reads).
-    if !postgres && redis.is_none() {
+    // On SQLite the liveness check of bearer requests is an inline read (store::inline_reads),
+    // and its answer is remembered until the next commit: UserInfo and the account, right after
+    // the introspection of the same token, read nothing.
+    let sqlite = !postgres && redis.is_none();
+    if sqlite {
         for (step, statements) in counted.iter().zip(statements) {
-            if ["introspect", "userinfo", "account me"].contains(&step.0) {
+            if step.0 == "introspect" {
                 assert!(
                     statements[0].starts_with("inline: "),
                     "{}: {statements:?}",
@@ -207,7 +210,7 @@ async fn each_hot_path_makes_a_fixed_number_of_round_trips() {
             }
         }
     }
-    let expected = expected(redis.is_some());
+    let expected = expected(redis.is_some(), sqlite);
     let show = |steps: &[Step]| {
         steps
             .iter()
@@ -223,7 +226,7 @@ async fn each_hot_path_makes_a_fixed_number_of_round_trips() {
 }
 
 /// Today's counts. Change them only with a reason in the commit.
-fn expected(redis: bool) -> Vec<Step> {
+fn expected(redis: bool, sqlite: bool) -> Vec<Step> {
     let step = |name, sql, redis| Step { name, sql, redis };
     if redis {
         vec![
@@ -241,9 +244,11 @@ fn expected(redis: bool) -> Vec<Step> {
             // One compare-and-set `update`; a trigger records the successor.
             step("refresh_token", 1, 0),
             step("introspect", 1, 0),
-            step("userinfo", 1, 0),
-            step("account me", 1, 0),
-            step("admin list users", 3, 0),
+            // The same token's liveness, remembered on SQLite while no commit comes between
+            // (to the revocation).
+            step("userinfo", usize::from(!sqlite), 0),
+            step("account me", usize::from(!sqlite), 0),
+            step("admin list users", 3 - usize::from(sqlite), 0),
             step("revoke access token", 2, 0),
         ]
     }

@@ -13,6 +13,8 @@ use crate::crypto::token::TokenHash;
 use crate::store::Db;
 use crate::store::inline_reads::InlineReads;
 
+use super::live_tokens::LiveTokens;
+
 /// Families in the application database.
 #[derive(Clone)]
 pub struct SqlFamilies {
@@ -23,6 +25,8 @@ pub struct SqlFamilies {
     writes: Option<Arc<tokio::sync::Mutex<()>>>,
     /// On SQLite, the liveness check of bearer requests reads inline.
     inline: Option<Arc<InlineReads>>,
+    /// On SQLite, access tokens found live, until the next commit of any process.
+    live: Arc<LiveTokens>,
 }
 
 impl SqlFamilies {
@@ -33,6 +37,7 @@ impl SqlFamilies {
             db,
             writes: sqlite.then(Default::default),
             inline,
+            live: Arc::default(),
         }
     }
 
@@ -228,6 +233,13 @@ impl FamilyStore for SqlFamilies {
     }
 
     async fn access_token_live(&self, jti: &str, sid: Option<&str>, now: UnixTime) -> anyhow::Result<bool> {
+        // Read before the liveness: an answer is remembered only at a commit it already saw.
+        let at = self.inline.as_ref().and_then(|inline| inline.commit());
+        if let Some(at) = at
+            && self.live.contains(at, jti, sid)
+        {
+            return Ok(true);
+        }
         let inline = self.inline.as_ref().and_then(|inline| {
             inline.read("select (select count(*) from access_denylist …", |c| {
                 c.prepare_cached(ACCESS_TOKEN_LIVE)?.query_row(
@@ -247,7 +259,13 @@ impl FamilyStore for SqlFamilies {
                     .await?
             }
         };
-        Ok(denied == 0 && (sid.is_none() || live_sessions == 1))
+        let live = denied == 0 && (sid.is_none() || live_sessions == 1);
+        // Only a live answer is kept: without a commit it stays true as time passes (a denylist
+        // entry only expires), where a refusal could turn with the clock.
+        if live && let Some(at) = at {
+            self.live.insert(at, jti, sid);
+        }
+        Ok(live)
     }
 }
 
