@@ -28,9 +28,17 @@ pub enum KeysCommand {
     },
     /// Make a published key sign now (an emergency: caches that have not fetched it yet reject
     /// its tokens until they refetch the JWKS).
-    Activate { kid: String },
+    Activate {
+        /// A kid is base64url and may begin with '-'.
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
     /// Unpublish a key at once (a compromised key): every token it signed stops verifying.
-    Retire { kid: String },
+    Retire {
+        /// As for activate.
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
 }
 
 pub async fn run(config: Config, cmd: KeysCommand) -> anyhow::Result<()> {

@@ -197,6 +197,22 @@ fn keys_rotate_publishes_ahead_and_retire_unpublishes_with_a_replacement() {
     assert!(keyward_refused(&dir, &["keys", "retire", &old], None).contains("retired already"));
 }
 
+/// A kid is a base64url thumbprint and begins with '-' one time in 64: it is still a kid, not
+/// an option (this test's random kids hit that once in CI).
+#[test]
+fn a_kid_beginning_with_a_hyphen_is_a_kid() {
+    let dir = tempfile::tempdir().unwrap();
+    keyward(&dir, &["keys", "list"], None);
+    for command in ["retire", "activate"] {
+        let refused = keyward_refused(&dir, &["keys", command, "-HloOI4JkMVDskWJmOG86eGgKw"], None);
+        assert!(!refused.contains("unexpected argument"), "{command}: {refused}");
+        assert!(
+            refused.contains("-HloOI4JkMVDskWJmOG86eGgKw"),
+            "{command}: {refused}"
+        );
+    }
+}
+
 /// `keyward` that must fail; returns its standard error.
 fn keyward_refused(dir: &TempDir, args: &[&str], stdin: Option<&str>) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
