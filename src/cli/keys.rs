@@ -29,13 +29,13 @@ pub enum KeysCommand {
     /// Make a published key sign now (an emergency: caches that have not fetched it yet reject
     /// its tokens until they refetch the JWKS).
     Activate {
-        /// A kid is base64url and may begin with '-'.
+        /// The key's id, as `keys list` shows it (base64url: it may begin with '-').
         #[arg(allow_hyphen_values = true)]
         kid: String,
     },
     /// Unpublish a key at once (a compromised key): every token it signed stops verifying.
     Retire {
-        /// As for activate.
+        /// The key's id, as `keys list` shows it (base64url: it may begin with '-').
         #[arg(allow_hyphen_values = true)]
         kid: String,
     },

@@ -244,8 +244,8 @@ fn expected(redis: bool, sqlite: bool) -> Vec<Step> {
             // One compare-and-set `update`; a trigger records the successor.
             step("refresh_token", 1, 0),
             step("introspect", 1, 0),
-            // The same token's liveness, remembered on SQLite while no commit comes between
-            // (to the revocation).
+            // On SQLite the token's liveness, read by the introspection, is remembered until the
+            // next commit (the revocation): UserInfo, the account and the listing skip that read.
             step("userinfo", usize::from(!sqlite), 0),
             step("account me", usize::from(!sqlite), 0),
             step("admin list users", 3 - usize::from(sqlite), 0),
